@@ -1,0 +1,267 @@
+"""The `dse` command: thin parsing and validation around library calls that tests use too.
+
+Every user error ends in one line on stderr and exit code 2, before anything is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Sequence
+
+from dse.budgets import ACCEPTED as BUDGETS_ACCEPTED
+from dse.budgets import format_budget, parse_budgets
+from dse.errors import UserError
+
+EXIT_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (what was wrong, where to look) and exit 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="dse",
+        description="Hardware-aware design-space exploration of quantized spiking neural networks: "
+        "search per-layer weight bits, membrane bits, timesteps, quantizer type and architecture "
+        "for the Pareto front of accuracy against energy, memory and FPGA resources.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    s = sub.add_parser("search", help="run (or resume) a design-space search and print its Pareto front",
+                       description="Run an Optuna multi-objective search: each candidate is screened by the "
+                       "analytic cost model, trained briefly (QAT), measured for spikes and costed. Prints a line "
+                       "per trial and the Pareto front of feasible trials; writes OUT/pareto.json and OUT/trials.csv.")
+    s.add_argument("--study-config", metavar="NAME|FILE", help="study file (studies/NAME.yaml or a path); default: digits-fpga-small")
+    s.add_argument("--target", metavar="NAME|FILE", help="hardware target (see `dse targets`) or a target YAML; overrides the study's")
+    s.add_argument("--budget", action="append", default=None, metavar="BUDGET",
+                   help="hard constraint, repeatable; replaces the study's budgets. " + BUDGETS_ACCEPTED)
+    s.add_argument("--objectives", metavar="LIST", help="comma list: accuracy plus costs among energy, memory, sops, latency, lut, ff, bram, dsp (default accuracy,energy)")
+    s.add_argument("--trials", type=int, metavar="N", help="completed trials the study should hold (resuming counts earlier ones)")
+    s.add_argument("--timeout", type=float, metavar="SECONDS", help="stop starting new trials after this many seconds")
+    s.add_argument("--space", metavar="NAME|FILE", help="search space (search_spaces/NAME.yaml or a path); overrides the study's")
+    s.add_argument("--dataset", metavar="NAME", help="data set (default digits: scikit-learn's bundled 8x8 digits)")
+    s.add_argument("--epochs", type=int, metavar="N", help="training epochs per trial (the fidelity); overrides the study's")
+    s.add_argument("--sampler", choices=("tpe", "nsga2", "random"), help="Optuna sampler (default tpe, multivariate)")
+    s.add_argument("--seed", type=int, help="seed of the sampler, the data split and each trial's training")
+    s.add_argument("--storage", metavar="URL", help="Optuna storage URL (default sqlite:///OUT/study.db; postgresql://... for many machines)")
+    s.add_argument("--study", metavar="NAME", help="study name in the storage (default: the study file's name); an existing study is resumed")
+    s.add_argument("--out", metavar="DIR", help="output folder for pareto.json and trials.csv (default dse-out/STUDY)")
+    s.add_argument("--device", default="auto", help="torch device: auto (CUDA when present), cpu, cuda, cuda:N")
+    s.add_argument("--quiet", action="store_true", help="no per-trial lines, only the front")
+
+    p = sub.add_parser("pareto", help="print the Pareto front of a stored study",
+                       description="Print the feasible Pareto front of a study in an Optuna storage.")
+    p.add_argument("--storage", required=True, metavar="URL", help="Optuna storage URL, e.g. sqlite:///dse-out/digits-fpga-small/study.db")
+    p.add_argument("--study", required=True, metavar="NAME", help="study name in that storage")
+    p.add_argument("--json", action="store_true", help="print pareto.json's content instead of a table")
+
+    sub.add_parser("targets", help="list the hardware targets and their capacities",
+                   description="List the shipped hardware targets with device capacities, clock and static power.")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "search":
+            return cmd_search(args)
+        if args.command == "pareto":
+            return cmd_pareto(args)
+        return cmd_targets(args)
+    except UserError as exc:
+        print(f"dse {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _resolve_search(args: argparse.Namespace) -> tuple[Any, Path]:
+    """Validate every input of a search before anything is written; returns settings and out dir."""
+    from cost_models.targets import TargetError, load_target
+    from dse.data import DATASETS
+    from dse.search import SearchSettings
+    from dse.study_config import load_study_config
+    from search_spaces.space import SearchSpace, SpaceError
+
+    config = load_study_config(args.study_config)
+    try:
+        budgets = parse_budgets(args.budget) if args.budget is not None else None
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    objectives = tuple(o.strip() for o in args.objectives.split(",")) if args.objectives else None
+    if args.epochs is not None and args.epochs < 1:
+        raise UserError(f"--epochs must be >= 1, got {args.epochs}")
+    fidelity = replace(config.fidelity, epochs=args.epochs) if args.epochs is not None else None
+    config = config.with_overrides(
+        target=args.target, budgets=budgets, objectives=objectives, trials=args.trials,
+        timeout_s=args.timeout, space=args.space, dataset=args.dataset, fidelity=fidelity,
+        sampler=args.sampler, seed=args.seed,
+    )
+    try:
+        target = load_target(config.target)
+    except TargetError as exc:
+        raise UserError(str(exc)) from None
+    for quantity in (*config.budgets, *config.objectives):
+        if quantity != "accuracy" and not target.produces(quantity):
+            raise UserError(f"target {target.name!r} does not produce {quantity!r}; it produces: {', '.join(target.quantities())}")
+    try:
+        space = SearchSpace.load(config.space)
+    except SpaceError as exc:
+        raise UserError(str(exc)) from None
+    if config.dataset not in DATASETS:
+        raise UserError(f"unknown dataset {config.dataset!r}; accepted: {', '.join(DATASETS)}")
+    study_name = args.study or config.name
+    out_dir = Path(args.out) if args.out else Path("dse-out") / study_name
+    _check_writable(out_dir)
+    storage = args.storage or f"sqlite:///{out_dir / 'study.db'}"
+    settings = SearchSettings(
+        study_name=study_name, storage_url=storage, space=space, target=target, budgets=config.budgets,
+        objectives=config.objectives, trials=config.trials, timeout_s=config.timeout_s,
+        fidelity=config.fidelity, sampler=config.sampler, seed=config.seed, dataset=config.dataset,
+    )
+    return settings, out_dir
+
+
+def _check_writable(out_dir: Path) -> None:
+    """Refuse an --out that is a file or sits under a folder we cannot write, without creating it."""
+    probe = out_dir
+    while not probe.exists():
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if probe.exists() and not probe.is_dir():
+        raise UserError(f"--out {out_dir}: {probe} is a file, not a folder")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise UserError(f"--out {out_dir}: folder {probe} is not writable")
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    settings, out_dir = _resolve_search(args)
+    from rich.console import Console
+
+    from dse.data import load_dataset
+    from dse.device import select_device
+    from dse.results import write_results
+    from dse.search import run_search
+
+    console = Console(stderr=False, highlight=False)
+    try:
+        device = select_device(args.device)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    data = load_dataset(settings.dataset, seed=settings.seed)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    budgets = ", ".join(format_budget(q, v) for q, v in settings.budgets.items()) or "none"
+    console.print(
+        f"dse search: study {settings.study_name!r} on {settings.target.name}, budgets {budgets}, "
+        f"objectives {','.join(settings.objectives)}, {settings.trials} trials x {settings.fidelity.epochs} epochs, "
+        f"device {device}, storage {settings.storage_url}"
+    )
+    started = time.monotonic()
+    progress = None if args.quiet else TrialPrinter(console, settings.trials)
+    interrupted = False
+    try:
+        study = run_search(settings, data, device, on_trial=progress)
+    except KeyboardInterrupt:
+        interrupted = True
+        from dse.search import open_study
+
+        study = open_study(settings)
+        console.print("interrupted: completed trials are kept in the storage; the front so far:")
+    print_front(console, study)
+    pareto_path, csv_path = write_results(study, settings.storage_url, out_dir)
+    console.print(f"wrote {pareto_path} and {csv_path} ({time.monotonic() - started:.0f} s)")
+    return 130 if interrupted else 0
+
+
+class TrialPrinter:
+    """Optuna callback printing one line per finished trial."""
+
+    def __init__(self, console: Any, total: int) -> None:
+        self.console = console
+        self.total = total
+
+    def __call__(self, study: Any, trial: Any) -> None:
+        status = trial.user_attrs.get("status", trial.state.name.lower())
+        summary = trial.user_attrs.get("summary", "")
+        done = sum(1 for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE")
+        head = f"[{done:>3}/{self.total}] trial {trial.number:>3}"
+        if status == "screened":
+            why = "; ".join(trial.user_attrs.get("violations", []))
+            self.console.print(f"{head} screened  {summary}  ({why})")
+        elif status == "trained":
+            cost = trial.user_attrs.get("cost", {}).get("totals", {})
+            feasible = all(c <= 0 for c in (trial.constraints or []))
+            mark = "" if feasible else "  infeasible"
+            self.console.print(
+                f"{head} acc {trial.user_attrs['accuracy']:.3f}  energy {cost.get('energy_mj', float('nan')):.4g} mJ  "
+                f"{summary}  {trial.user_attrs.get('train_seconds', 0):.1f} s{mark}"
+            )
+        else:
+            self.console.print(f"{head} failed    {summary}  ({trial.user_attrs.get('fail_reason', 'unknown reason')})")
+
+
+def print_front(console: Any, study: Any) -> None:
+    from rich.table import Table
+
+    from dse.results import TABLE_COLUMNS, format_row, pareto_front, trial_row
+
+    front = pareto_front(study)
+    table = Table(title=f"Pareto front of {study.study_name!r}: {len(front)} feasible trials of {len(study.trials)}")
+    for column in TABLE_COLUMNS:
+        table.add_column(column, justify="right" if column not in ("quantizer", "architecture") else "left")
+    for trial in front:
+        table.add_row(*format_row(trial_row(trial)))
+    console.print(table)
+
+
+def cmd_pareto(args: argparse.Namespace) -> int:
+    import optuna
+    from rich.console import Console
+
+    from dse.results import front_document
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        study = optuna.load_study(study_name=args.study, storage=args.storage)
+    except KeyError:
+        raise UserError(f"no study {args.study!r} in {args.storage}") from None
+    except Exception as exc:
+        raise UserError(f"cannot open storage {args.storage!r}: {type(exc).__name__}: {str(exc).splitlines()[0]}") from None
+    if args.json:
+        print(json.dumps(front_document(study, args.storage), indent=2))
+    else:
+        print_front(Console(highlight=False), study)
+    return 0
+
+
+def cmd_targets(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from cost_models.targets import list_targets, load_target
+
+    table = Table(title="Hardware targets (cost_models/targets/*.yaml)")
+    for column in ("target", "kind", "device", "LUT", "FF", "BRAM18", "DSP", "clock MHz", "static W"):
+        table.add_column(column)
+    for name in list_targets():
+        t = load_target(name)
+        caps = t.capacities or {}
+        table.add_row(
+            name, t.kind, t.description, *(str(caps.get(k, "-")) for k in ("lut", "ff", "bram18", "dsp")),
+            f"{t.clock_hz / 1e6:g}" if t.clock_hz else "-", f"{t.static_power_w:g}" if t.static_power_w else "-",
+        )
+    Console(highlight=False).print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

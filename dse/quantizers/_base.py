@@ -1,0 +1,74 @@
+"""The quantizer interface: one QuantizerType per published method, injected into layers and neurons.
+
+A type supplies (a) a weight quantizer module per weight layer, which may return one weight
+tensor or one per timestep, (b) the spiking neuron of each hidden layer (so a type may quantize
+the membrane or change the integration entirely), and (c) optional loss terms and per-epoch
+hooks (annealing). The search never looks inside: it asks the registry for a type by name.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from search_spaces.quantizer_types import QuantizerProfile, get_profile
+
+
+@dataclass(frozen=True)
+class LayerContext:
+    """Where a layer sits in the network, for types that treat first/last layers specially."""
+
+    index: int
+    n_weight_layers: int
+    out_channels: int
+    timesteps: int
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_first(self) -> bool:
+        return self.index == 0
+
+    @property
+    def is_last(self) -> bool:
+        return self.index == self.n_weight_layers - 1
+
+
+class QuantizerType(ABC):
+    """Base class of the quantizer types; subclasses register themselves by `name`."""
+
+    name: str = ""
+
+    @property
+    def profile(self) -> QuantizerProfile:
+        return get_profile(self.name)
+
+    @abstractmethod
+    def weight_quantizer(self, bits: int | None, ctx: LayerContext) -> nn.Module:
+        """Module mapping a latent weight [out, ...] to the weight used ([out, ...] or [T, out, ...])."""
+
+    @abstractmethod
+    def neuron(self, membrane_bits: int | None, ctx: LayerContext, tau: float, v_threshold: float) -> nn.Module:
+        """Multi-step spiking neuron: input current [T, B, ...] -> spikes [T, B, ...]."""
+
+    def loss_terms(self, model: nn.Module, logits_seq: torch.Tensor, targets: torch.Tensor) -> torch.Tensor | None:
+        """Extra loss added to cross-entropy (regularisers); None for none."""
+        return None
+
+    def on_epoch_start(self, model: nn.Module, epoch: int, epochs: int) -> None:
+        """Hook for schedules that depend on training progress (annealed estimators)."""
+
+
+def round_ste(x: torch.Tensor) -> torch.Tensor:
+    """Round in the forward pass, identity gradient in the backward pass (straight-through)."""
+    return x + (torch.round(x) - x).detach()
+
+
+def sign_ste(x: torch.Tensor) -> torch.Tensor:
+    """Sign in {-1, +1} forward; clipped identity gradient (|x| <= 1) backward."""
+    hard = torch.where(x >= 0, torch.ones_like(x), -torch.ones_like(x))
+    soft = torch.clamp(x, -1.0, 1.0)
+    return soft + (hard - soft).detach()

@@ -1,0 +1,137 @@
+"""Results of a study: the Pareto front of feasible trials as table rows, pareto.json and trials.csv."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import optuna
+
+from search_spaces.candidate import bits_label
+
+TABLE_COLUMNS = (
+    "trial", "accuracy", "energy_mj", "memory_kib", "sops", "lut", "bram18", "T",
+    "quantizer", "weight_bits", "membrane_bits", "architecture",
+)
+
+
+def pareto_front(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
+    """Feasible, completed, non-dominated trials (Optuna's best_trials honours the constraints)."""
+    front = [t for t in study.best_trials if t.user_attrs.get("status") == "trained"]
+    return sorted(front, key=lambda t: -t.user_attrs.get("accuracy", 0.0))
+
+
+def objectives_of(study: optuna.Study) -> list[str]:
+    return list(study.user_attrs.get("dse", {}).get("objectives", ["accuracy", "energy"]))
+
+
+def _fmt(value: Any, digits: int = 4) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.{digits}g}"
+    return str(value)
+
+
+def trial_row(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
+    """One table row: the figures a user compares, plus the per-layer bit widths."""
+    cand = trial.user_attrs.get("candidate", {})
+    cost = trial.user_attrs.get("cost", {})
+    totals = cost.get("totals", cost)
+    arch = "-".join(str(w) for w in cand.get("widths", []))
+    memory = totals.get("memory_bytes")
+    return {
+        "trial": trial.number,
+        "accuracy": trial.user_attrs.get("accuracy"),
+        "energy_mj": totals.get("energy_mj"),
+        "memory_kib": None if memory is None else memory / 1024,
+        "sops": totals.get("sops"),
+        "lut": totals.get("lut"),
+        "bram18": totals.get("bram18"),
+        "T": cand.get("timesteps"),
+        "quantizer": _quantizer_label(cand),
+        "weight_bits": ",".join(bits_label(b) for b in cand.get("weight_bits", [])),
+        "membrane_bits": ",".join(bits_label(b) for b in cand.get("membrane_bits", [])),
+        "architecture": f"{cand.get('family', '?')} {arch}",
+    }
+
+
+def _quantizer_label(cand: dict[str, Any]) -> str:
+    options = cand.get("quantizer_options") or {}
+    extra = ",".join(f"{k}={v}" for k, v in sorted(options.items()))
+    return f"{cand.get('quantizer', '?')}" + (f"({extra})" if extra else "")
+
+
+def format_row(row: dict[str, Any]) -> list[str]:
+    return [_fmt(row[c]) for c in TABLE_COLUMNS]
+
+
+def front_document(study: optuna.Study, storage_url: str) -> dict[str, Any]:
+    """The content of pareto.json: settings and every front member with Candidate and cost report."""
+    front = pareto_front(study)
+    return {
+        "study": study.study_name,
+        "storage": storage_url,
+        "target": study.user_attrs.get("target"),
+        "budgets": study.user_attrs.get("budgets", {}),
+        "objectives": objectives_of(study),
+        "n_trials": len(study.trials),
+        "front": [
+            {
+                "trial": t.number,
+                "values": dict(zip(objectives_of(study), t.values)),
+                "accuracy": t.user_attrs.get("accuracy"),
+                "firing_rates": t.user_attrs.get("firing_rates"),
+                "train_seconds": t.user_attrs.get("train_seconds"),
+                "epochs": t.user_attrs.get("epochs"),
+                "candidate": t.user_attrs.get("candidate"),
+                "cost": t.user_attrs.get("cost"),
+            }
+            for t in front
+        ],
+    }
+
+
+def trials_csv(study: optuna.Study) -> str:
+    """Every trial as one CSV line: state, status, feasibility, figures and the Candidate summary."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    header = ["trial", "state", "status", "feasible", *TABLE_COLUMNS[1:], "summary", "reason", "duration_s"]
+    writer.writerow(header)
+    for t in study.get_trials(deepcopy=False):
+        row = trial_row(t)
+        feasible = "" if t.state != optuna.trial.TrialState.COMPLETE else str(all(c <= 0 for c in (t.constraints or [])))
+        reason = "; ".join(t.user_attrs.get("violations", [])) or t.user_attrs.get("fail_reason", "")
+        duration = t.duration.total_seconds() if t.duration else ""
+        writer.writerow([
+            t.number, t.state.name, t.user_attrs.get("status", ""), feasible,
+            *[row[c] if row[c] is not None else "" for c in TABLE_COLUMNS[1:]],
+            t.user_attrs.get("summary", ""), reason, duration,
+        ])
+    return buffer.getvalue()
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write through a temporary file in the same folder, then rename: never a half-written file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_results(study: optuna.Study, storage_url: str, out_dir: Path) -> tuple[Path, Path]:
+    """Write out_dir/pareto.json and out_dir/trials.csv."""
+    pareto_path, csv_path = out_dir / "pareto.json", out_dir / "trials.csv"
+    write_atomic(pareto_path, json.dumps(front_document(study, storage_url), indent=2))
+    write_atomic(csv_path, trials_csv(study))
+    return pareto_path, csv_path

@@ -1,0 +1,1 @@
+"""Ready study files (YAML) that `dse search --study-config NAME` runs as they are."""
