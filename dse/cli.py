@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from dse.budgets import ACCEPTED as BUDGETS_ACCEPTED
-from dse.budgets import format_budget, parse_budgets
+from dse.budgets import QUANTITIES, format_budget, parse_budgets
 from dse.errors import UserError
 
 EXIT_USAGE = 2
@@ -111,7 +111,8 @@ def _resolve_search(args: argparse.Namespace) -> tuple[Any, Path]:
         raise UserError(str(exc)) from None
     for quantity in (*config.budgets, *config.objectives):
         if quantity != "accuracy" and not target.produces(quantity):
-            raise UserError(f"target {target.name!r} does not produce {quantity!r}; it produces: {', '.join(target.quantities())}")
+            produced = ", ".join(q for q in QUANTITIES if target.produces(q))
+            raise UserError(f"target {target.name!r} does not produce {quantity!r}; it produces: {produced}")
     try:
         space = SearchSpace.load(config.space)
     except SpaceError as exc:
@@ -145,14 +146,13 @@ def _check_writable(out_dir: Path) -> None:
 
 def cmd_search(args: argparse.Namespace) -> int:
     settings, out_dir = _resolve_search(args)
-    from rich.console import Console
 
     from dse.data import load_dataset
     from dse.device import select_device
     from dse.results import write_results
     from dse.search import run_search
 
-    console = Console(stderr=False, highlight=False)
+    console = make_console()
     try:
         device = select_device(args.device)
     except ValueError as exc:
@@ -182,6 +182,16 @@ def cmd_search(args: argparse.Namespace) -> int:
     return 130 if interrupted else 0
 
 
+def make_console() -> Any:
+    """A rich console; wide when writing to a file or pipe so tables are not squeezed."""
+    from rich.console import Console
+
+    console = Console(highlight=False, markup=False)
+    if not console.is_terminal:
+        console.width = 220
+    return console
+
+
 class TrialPrinter:
     """Optuna callback printing one line per finished trial."""
 
@@ -190,6 +200,8 @@ class TrialPrinter:
         self.total = total
 
     def __call__(self, study: Any, trial: Any) -> None:
+        from dse.results import is_feasible
+
         status = trial.user_attrs.get("status", trial.state.name.lower())
         summary = trial.user_attrs.get("summary", "")
         done = sum(1 for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE")
@@ -198,9 +210,8 @@ class TrialPrinter:
             why = "; ".join(trial.user_attrs.get("violations", []))
             self.console.print(f"{head} screened  {summary}  ({why})")
         elif status == "trained":
-            cost = trial.user_attrs.get("cost", {}).get("totals", {})
-            feasible = all(c <= 0 for c in (trial.constraints or []))
-            mark = "" if feasible else "  infeasible"
+            cost = trial.user_attrs.get("cost", {})
+            mark = "" if is_feasible(trial) else "  infeasible"
             self.console.print(
                 f"{head} acc {trial.user_attrs['accuracy']:.3f}  energy {cost.get('energy_mj', float('nan')):.4g} mJ  "
                 f"{summary}  {trial.user_attrs.get('train_seconds', 0):.1f} s{mark}"
@@ -225,7 +236,6 @@ def print_front(console: Any, study: Any) -> None:
 
 def cmd_pareto(args: argparse.Namespace) -> int:
     import optuna
-    from rich.console import Console
 
     from dse.results import front_document
 
@@ -239,7 +249,7 @@ def cmd_pareto(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(front_document(study, args.storage), indent=2))
     else:
-        print_front(Console(highlight=False), study)
+        print_front(make_console(), study)
     return 0
 
 
@@ -259,7 +269,7 @@ def cmd_targets(args: argparse.Namespace) -> int:
             name, t.kind, t.description, *(str(caps.get(k, "-")) for k in ("lut", "ff", "bram18", "dsp")),
             f"{t.clock_hz / 1e6:g}" if t.clock_hz else "-", f"{t.static_power_w:g}" if t.static_power_w else "-",
         )
-    Console(highlight=False).print(table)
+    make_console().print(table)
     return 0
 
 

@@ -26,6 +26,13 @@ def pareto_front(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
     return sorted(front, key=lambda t: -t.user_attrs.get("accuracy", 0.0))
 
 
+def is_feasible(trial: optuna.trial.FrozenTrial) -> bool:
+    """All constraint values <= 0 (Optuna's convention); a trial with none set counts as feasible."""
+    constraints = trial.constraints or {}
+    values = constraints.values() if isinstance(constraints, dict) else constraints
+    return all(c <= 0 for c in values)
+
+
 def objectives_of(study: optuna.Study) -> list[str]:
     return list(study.user_attrs.get("dse", {}).get("objectives", ["accuracy", "energy"]))
 
@@ -42,7 +49,7 @@ def trial_row(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
     """One table row: the figures a user compares, plus the per-layer bit widths."""
     cand = trial.user_attrs.get("candidate", {})
     cost = trial.user_attrs.get("cost", {})
-    totals = cost.get("totals", cost)
+    totals = cost
     arch = "-".join(str(w) for w in cand.get("widths", []))
     memory = totals.get("memory_bytes")
     return {
@@ -105,7 +112,7 @@ def trials_csv(study: optuna.Study) -> str:
     writer.writerow(header)
     for t in study.get_trials(deepcopy=False):
         row = trial_row(t)
-        feasible = "" if t.state != optuna.trial.TrialState.COMPLETE else str(all(c <= 0 for c in (t.constraints or [])))
+        feasible = "" if t.state != optuna.trial.TrialState.COMPLETE else str(is_feasible(t))
         reason = "; ".join(t.user_attrs.get("violations", [])) or t.user_attrs.get("fail_reason", "")
         duration = t.duration.total_seconds() if t.duration else ""
         writer.writerow([

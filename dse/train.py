@@ -65,6 +65,7 @@ def train_candidate(
     """Train the candidate's model on data.train and measure it on data.val."""
     seed_everything(seed)
     model = build_model(candidate).to(device)
+    model.quantizer_type.prepare(candidate, data, fidelity, device)
     train = data.train.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=fidelity.lr)
     generator = torch.Generator().manual_seed(seed)
@@ -79,7 +80,7 @@ def train_candidate(
             idx = order[i : i + fidelity.batch_size]
             logits_seq = model(train.x[idx])
             loss = F.cross_entropy(logits_seq.mean(0), train.y[idx])
-            extra = model.quantizer_type.loss_terms(model, logits_seq, train.y[idx])
+            extra = model.quantizer_type.loss_terms(model, logits_seq, train.y[idx], train.x[idx])
             if extra is not None:
                 loss = loss + extra
             if not torch.isfinite(loss):

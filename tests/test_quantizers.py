@@ -39,7 +39,7 @@ def test_gradient_reaches_latent_weights(bits, scale):
     (q(w) * torch.randn(4, 16)).sum().backward()
     assert w.grad is not None and w.grad.abs().sum() > 0
     if scale == "learned":
-        assert q.learned_scale.grad is not None and q.learned_scale.grad.abs().sum() > 0
+        assert q.log_scale.grad is not None and q.log_scale.grad.abs().sum() > 0
 
 
 def test_full_precision_is_identity():

@@ -54,8 +54,16 @@ class QuantizerType(ABC):
     def neuron(self, membrane_bits: int | None, ctx: LayerContext, tau: float, v_threshold: float) -> nn.Module:
         """Multi-step spiking neuron: input current [T, B, ...] -> spikes [T, B, ...]."""
 
-    def loss_terms(self, model: nn.Module, logits_seq: torch.Tensor, targets: torch.Tensor) -> torch.Tensor | None:
-        """Extra loss added to cross-entropy (regularisers); None for none."""
+    def prepare(self, candidate: Any, data: Any, fidelity: Any, device: torch.device) -> None:
+        """Called once before a trial trains (e.g. to fetch or train a cached distillation teacher)."""
+
+    def loss_terms(
+        self, model: nn.Module, logits_seq: torch.Tensor, targets: torch.Tensor, inputs: torch.Tensor
+    ) -> torch.Tensor | None:
+        """Extra loss added to the cross-entropy of the time-averaged logits; None for none.
+
+        logits_seq is the readout per timestep [T, B, classes]; inputs the batch [B, C, H, W].
+        """
         return None
 
     def on_epoch_start(self, model: nn.Module, epoch: int, epochs: int) -> None:
