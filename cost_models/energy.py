@@ -1,0 +1,105 @@
+"""Energy per operation and per memory access from a target's tables, and per-layer energy.
+
+Energy = action counts x per-action energy (the Accelergy split): ops.py counts, the target
+YAML holds the table, this module interpolates the table and multiplies. All energies in pJ
+inside, mJ at the boundary (PJ_TO_MJ).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from cost_models.network import LayerSpec
+from cost_models.targets import MemorySpec, Target
+
+PJ_TO_MJ = 1e-9
+FP32_BITS = 32
+FP32_MANTISSA_BITS = 24
+
+
+def _loglog(anchors: tuple[tuple[float, float], ...], x: float) -> float:
+    """Piecewise power law through (x, y) anchors; the end segments extend beyond them."""
+    if len(anchors) == 1:
+        return anchors[0][1]
+    for i in range(len(anchors) - 1):
+        (x0, y0), (x1, y1) = anchors[i], anchors[i + 1]
+        if x <= x1 or i == len(anchors) - 2:
+            slope = math.log(y1 / y0) / math.log(x1 / x0)
+            return y0 * (x / x0) ** slope
+    raise AssertionError("unreachable")
+
+
+def add_pj(target: Target, bits: int | None) -> float:
+    """One add at `bits` (None = fp32): power law through the int-add anchors."""
+    if bits is None:
+        return target.fp32_add_pj
+    return _loglog(target.int_add_pj, float(bits))
+
+
+def mult_pj(target: Target, bits_a: int | None, bits_b: int | None) -> float:
+    """One a x b multiply; an array multiplier grows with a*b, so the square-width law is
+    evaluated at the geometric-mean width sqrt(a*b). Any fp operand makes it an fp32 mult."""
+    if bits_a is None or bits_b is None:
+        return target.fp32_mult_pj
+    return _loglog(target.int_mult_pj, math.sqrt(bits_a * bits_b))
+
+
+def memory_access_pj(spec: MemorySpec, bits: float, capacity_bytes: float) -> float:
+    """One read (or write) of `bits` from a buffer of `capacity_bytes` of this memory kind."""
+    if bits <= 0:
+        return 0.0
+    if spec.pj_per_bit is not None:
+        return spec.pj_per_bit * bits
+    per_access = _loglog(spec.anchors, max(capacity_bytes, 1.0))
+    return per_access * bits / spec.access_bits
+
+
+@dataclass(frozen=True)
+class EnergyCoefficients:
+    """Per-action energies of one layer on one target (pJ); the counts come from ops.py."""
+
+    ac_compute_pj: float  # one accumulate at the accumulator width
+    mac_compute_pj: float  # one multiply (W x input bits) + accumulate
+    weight_read_pj: float  # one weight fetch (per AC and per MAC)
+    neuron_op_pj: float  # one add-equivalent op of the neuron sweep
+    membrane_pj_per_inference: float  # membrane read + write per neuron per timestep
+
+
+def acc_bits(spec: LayerSpec) -> int | None:
+    """Width the ACs accumulate at: the membrane (or readout accumulator); None = fp32."""
+    if not spec.spiking:
+        return None if spec.weight_bits is None else spec.membrane_bits
+    if not spec.has_membrane_state:
+        # stateless neuron: a per-timestep accumulator, no T term (docs/cost-models.md)
+        if spec.weight_bits is None:
+            return None
+        return spec.weight_bits + max(0, math.ceil(math.log2(max(spec.fan_in, 1)))) + 1
+    return spec.membrane_bits
+
+
+def energy_coefficients(
+    spec: LayerSpec, target: Target, weight_memory_kind: str, membrane_memory_kind: str
+) -> EnergyCoefficients:
+    """Per-action energies of one layer, from the target's tables and the layer's widths."""
+    e_add = add_pj(target, acc_bits(spec))
+    e_mac = mult_pj(target, spec.weight_bits, spec.input_bits) + e_add if not spec.input_is_spike else 0.0
+    weight_capacity = spec.n_weights * spec.weight_storage_bits / 8
+    e_w = memory_access_pj(target.memories[weight_memory_kind], spec.weight_read_bits, weight_capacity)
+    membrane = 0.0
+    state_bits = membrane_state_bits(spec)
+    if state_bits:
+        capacity = spec.n_neurons * state_bits / 8
+        e_m = memory_access_pj(target.memories[membrane_memory_kind], state_bits, capacity)
+        membrane = 2 * spec.n_neurons * spec.timesteps * e_m  # one read + one write
+    return EnergyCoefficients(e_add, e_mac, e_w, e_add, membrane)
+
+
+def membrane_state_bits(spec: LayerSpec) -> int:
+    """Bits of state kept per neuron between timesteps: the membrane (0 for a stateless
+    quantizer), or for the readout its accumulator, which always lives across the T steps."""
+    if not spec.spiking:
+        return int(spec.membrane_bits or FP32_BITS)
+    if not spec.has_membrane_state:
+        return 0
+    return FP32_BITS if spec.membrane_bits is None else spec.membrane_bits

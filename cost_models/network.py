@@ -1,0 +1,204 @@
+"""Network description: a Candidate turned into per-layer shapes and bit widths (no torch).
+
+The graph mirrors exactly what the torch model builds (see build_network's docstring), so the
+counts made here equal those of SpikingJelly's counters on the real model.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+
+import networkx as nx
+
+from search_spaces.candidate import Candidate, storage_bits
+from search_spaces.quantizer_types import get_profile
+
+INPUT_BITS = 8  # layer 0 reads the analog input as 8-bit fixed point (docs/cost-models.md)
+POOL_KERNEL = 2  # pooling is 2x2, stride 2, floor mode (torch default)
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """One weight layer: shapes, sizes and the bit widths the cost models read."""
+
+    name: str
+    index: int
+    kind: str  # "linear" | "conv"
+    in_shape: tuple[int, ...]  # (features,) for linear, (C, H, W) for conv
+    out_shape: tuple[int, ...]
+    fan_in: int
+    n_weights: int
+    out_channels: int
+    n_neurons: int
+    weight_bits: int | None  # None = full precision (float32)
+    membrane_bits: int | None  # spiking: membrane width; readout: derived accumulator width
+    spiking: bool
+    input_is_spike: bool
+    parallelism: int
+    pool_after: str | None  # "max" | "avg" | None (conv blocks only)
+    kernel_size: int  # 1 for linear layers
+    padding: int  # 0 for linear layers
+    timesteps: int
+    has_membrane_state: bool  # the quantizer profile keeps a membrane between timesteps
+    weight_sets: int  # T when the profile reads a different weight set per timestep, else 1
+    weight_storage_bits: int  # bits stored per weight, all sets together
+    weight_read_bits: int  # bits read per weight use (one set)
+    input_bits: int | None  # layer 0: INPUT_BITS (None if fp weights); spikes: 1
+
+
+def accumulator_bits(weight_bits: int | None, fan_in: int, timesteps: int) -> int:
+    """Bits so that T x fan_in x max|weight code| never overflows; 32 for full precision."""
+    if weight_bits is None:
+        return 32
+    return weight_bits + _clog2(fan_in) + _clog2(timesteps) + 1
+
+
+def _clog2(n: int) -> int:
+    return max(0, math.ceil(math.log2(n))) if n > 1 else 0
+
+
+def conv_out_hw(h: int, w: int, kernel: int, padding: int) -> tuple[int, int]:
+    """Output height/width of a stride-1 convolution."""
+    return h + 2 * padding - kernel + 1, w + 2 * padding - kernel + 1
+
+
+def candidate_key(c: Candidate) -> tuple:
+    """Hashable key of the fields that shape the network (Candidate holds a dict, so no hash)."""
+    return (
+        c.family,
+        c.widths,
+        c.weight_bits,
+        c.membrane_bits,
+        c.timesteps,
+        c.quantizer,
+        c.pooling,
+        c.parallelism,
+        c.input_shape,
+        c.num_classes,
+        c.kernel_size,
+    )
+
+
+def layer_specs(candidate: Candidate) -> tuple[LayerSpec, ...]:
+    """The weight layers of a candidate, in order; cached per network shape."""
+    return _layer_specs(candidate_key(candidate))
+
+
+@lru_cache(maxsize=4096)
+def _layer_specs(key: tuple) -> tuple[LayerSpec, ...]:
+    (family, widths, wbits, mbits, T, quantizer, pooling, par, in_shape, n_cls, k) = key
+    profile = get_profile(quantizer)
+    sets = T if profile.weights_per_timestep else 1
+
+    def storage(bits: int | None) -> tuple[int, int]:
+        if profile.storage_bits_per_weight is not None:
+            total = int(profile.storage_bits_per_weight(bits, T))
+        else:
+            total = storage_bits(bits) * sets
+        return total, math.ceil(total / sets)
+
+    specs: list[LayerSpec] = []
+    shape: tuple[int, ...] = tuple(in_shape)
+    if family == "mlp":
+        shape = (math.prod(shape),)
+    for i, width in enumerate(widths):
+        stored, read = storage(wbits[i])
+        common = dict(
+            name=f"layer{i}",
+            index=i,
+            weight_bits=wbits[i],
+            membrane_bits=mbits[i],
+            spiking=True,
+            input_is_spike=i > 0,
+            parallelism=par[i],
+            timesteps=T,
+            has_membrane_state=profile.has_membrane_state,
+            weight_sets=sets,
+            weight_storage_bits=stored,
+            weight_read_bits=read,
+            input_bits=(INPUT_BITS if wbits[i] is not None else None) if i == 0 else 1,
+        )
+        if family == "mlp":
+            n_in = shape[0]
+            specs.append(
+                LayerSpec(
+                    kind="linear", in_shape=shape, out_shape=(width,), fan_in=n_in,
+                    n_weights=n_in * width, out_channels=width, n_neurons=width,
+                    pool_after=None, kernel_size=1, padding=0, **common,
+                )
+            )
+            shape = (width,)
+        else:
+            c_in, h, w = shape
+            pad = k // 2
+            ho, wo = conv_out_hw(h, w, k, pad)
+            pool = pooling[i]
+            specs.append(
+                LayerSpec(
+                    kind="conv", in_shape=shape, out_shape=(width, ho, wo), fan_in=c_in * k * k,
+                    n_weights=width * c_in * k * k, out_channels=width, n_neurons=width * ho * wo,
+                    pool_after=None if pool == "none" else pool, kernel_size=k, padding=pad,
+                    **common,
+                )
+            )
+            if pool != "none":
+                ho, wo = ho // POOL_KERNEL, wo // POOL_KERNEL
+            shape = (width, ho, wo)
+    # readout: flatten -> Linear(flat, num_classes); accumulates over T, never fires
+    i = len(widths)
+    n_in = math.prod(shape)
+    stored, read = storage(wbits[i])
+    specs.append(
+        LayerSpec(
+            name=f"layer{i}", index=i, kind="linear", in_shape=(n_in,), out_shape=(n_cls,),
+            fan_in=n_in, n_weights=n_in * n_cls, out_channels=n_cls, n_neurons=n_cls,
+            weight_bits=wbits[i], membrane_bits=accumulator_bits(wbits[i], n_in, T),
+            spiking=False, input_is_spike=i > 0, parallelism=par[i], pool_after=None,
+            kernel_size=1, padding=0, timesteps=T, has_membrane_state=profile.has_membrane_state,
+            weight_sets=sets, weight_storage_bits=stored, weight_read_bits=read,
+            input_bits=(INPUT_BITS if wbits[i] is not None else None) if i == 0 else 1,
+        )
+    )
+    return tuple(specs)
+
+
+def build_network(candidate: Candidate) -> nx.DiGraph:
+    """The candidate as a DiGraph: one node per weight layer ('layer0'...), plus pooling nodes.
+
+    Semantics (identical to the torch model):
+    - mlp: flatten(input) -> Linear(in, widths[0]) -> LIF -> ... -> Linear(widths[-1], classes)
+    - conv: per block Conv2d(k, padding k//2, stride 1) -> LIF -> pooling (2x2/2 on spikes),
+      then flatten -> Linear(flat, classes).
+    No layer has a bias. Layer 0 sees the analog input (MACs); later layers see spikes (ACs).
+    The readout accumulates over T and never fires. Graph attributes: family, timesteps,
+    quantizer. Weight-layer node attributes are the LayerSpec fields.
+    """
+    specs = layer_specs(candidate)
+    g = nx.DiGraph(family=candidate.family, timesteps=candidate.timesteps, quantizer=candidate.quantizer)
+    prev: str | None = None
+    for spec in specs:
+        g.add_node(spec.name, **asdict(spec))
+        if prev is not None:
+            g.add_edge(prev, spec.name)
+        prev = spec.name
+        if spec.pool_after is not None:
+            c, h, w = spec.out_shape
+            pool = f"pool{spec.index}"
+            g.add_node(
+                pool, kind="pool", mode=spec.pool_after, in_shape=spec.out_shape,
+                out_shape=(c, h // POOL_KERNEL, w // POOL_KERNEL),
+            )
+            g.add_edge(prev, pool)
+            prev = pool
+    return g
+
+
+WEIGHT_KINDS = ("linear", "conv")
+
+
+def weight_layers(graph: nx.DiGraph) -> list[dict]:
+    """Attribute dicts of the weight layers, in network order."""
+    layers = [dict(attrs) for _, attrs in graph.nodes(data=True) if attrs.get("kind") in WEIGHT_KINDS]
+    return sorted(layers, key=lambda a: a["index"])

@@ -1,0 +1,119 @@
+"""Operation counts per inference: ACs (spike-driven accumulates), MACs (dense layer 0),
+neuron updates. Exact for conv layers with zero padding via a cached fan-out map.
+
+Definitions match SpikingJelly's SynOpCounter: a linear layer does nnz(input) x out_features
+ACs; a conv layer does one AC per (nonzero input element, weight that touches it).
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+import numpy as np
+
+from cost_models.network import LayerSpec
+
+
+@lru_cache(maxsize=1024)
+def _axis_fanout(n_in: int, kernel: int, padding: int) -> np.ndarray:
+    """Per input index along one axis: how many stride-1 output positions read it."""
+    n_out = n_in + 2 * padding - kernel + 1
+    idx = np.arange(n_in)
+    lo = np.maximum(idx + padding - kernel + 1, 0)
+    hi = np.minimum(idx + padding, n_out - 1)
+    counts = np.maximum(hi - lo + 1, 0).astype(np.int64)
+    counts.setflags(write=False)
+    return counts
+
+
+@lru_cache(maxsize=1024)
+def conv_fanout_map(h: int, w: int, kernel: int, padding: int) -> np.ndarray:
+    """(H, W) map: output positions that use each input position (per output channel)."""
+    m = np.outer(_axis_fanout(h, kernel, padding), _axis_fanout(w, kernel, padding))
+    m.setflags(write=False)
+    return m
+
+
+def fanout_map(spec: LayerSpec) -> np.ndarray:
+    """Fan-out of every input element (shape in_shape): weight uses it takes part in."""
+    if spec.kind == "linear":
+        return np.full(spec.in_shape, spec.out_channels, dtype=np.int64)
+    c, h, w = spec.in_shape
+    per_pos = conv_fanout_map(h, w, spec.kernel_size, spec.padding) * spec.out_channels
+    return np.broadcast_to(per_pos, (c, h, w))
+
+
+def mean_fanout(spec: LayerSpec) -> float:
+    """Mean fan-out over input elements (used when only a total event count is known)."""
+    if spec.kind == "linear":
+        return float(spec.out_channels)
+    _, h, w = spec.in_shape
+    return float(_mean_conv_fanout(h, w, spec.kernel_size, spec.padding)) * spec.out_channels
+
+
+@lru_cache(maxsize=1024)
+def _mean_conv_fanout(h: int, w: int, kernel: int, padding: int) -> float:
+    return float(conv_fanout_map(h, w, kernel, padding).mean())
+
+
+def dense_weight_uses(spec: LayerSpec) -> int:
+    """Weight uses of one dense input presentation (one timestep): MACs per timestep."""
+    if spec.kind == "linear":
+        return spec.n_weights
+    c, h, w = spec.in_shape
+    k, p = spec.kernel_size, spec.padding
+    return int(c * spec.out_channels * _axis_fanout(h, k, p).sum() * _axis_fanout(w, k, p).sum())
+
+
+def count_acs(spec: LayerSpec, input_events: float | np.ndarray | None) -> float:
+    """ACs per inference of a spike-input layer from its input events (summed over T).
+
+    A float is a total event count (mean fan-out applies); an array of the input's shape (or
+    its size, for a linear layer) gives exact per-position counts. None means zero events.
+    Non-binary inputs (after avg pooling) count one AC per nonzero element and fan-out weight.
+    """
+    if input_events is None:
+        return 0.0
+    if isinstance(input_events, np.ndarray):
+        events = np.asarray(input_events, dtype=np.float64)
+        if spec.kind == "linear":
+            if events.size != math.prod(spec.in_shape):
+                raise ValueError(
+                    f"{spec.name}: input_events has {events.size} elements, "
+                    f"the layer input has {math.prod(spec.in_shape)}"
+                )
+            return float(events.sum()) * spec.out_channels
+        if events.shape != spec.in_shape:
+            if events.size != math.prod(spec.in_shape):
+                raise ValueError(
+                    f"{spec.name}: input_events shape {events.shape} does not match "
+                    f"the layer input shape {spec.in_shape}"
+                )
+            events = events.reshape(spec.in_shape)
+        _, h, w = spec.in_shape
+        per_pos = conv_fanout_map(h, w, spec.kernel_size, spec.padding)
+        return float((events.sum(axis=0) * per_pos).sum()) * spec.out_channels
+    value = float(input_events)
+    if value < 0 or not math.isfinite(value):
+        raise ValueError(f"{spec.name}: input_events must be a finite count >= 0, got {value}")
+    return value * mean_fanout(spec)
+
+
+def count_macs(spec: LayerSpec) -> int:
+    """MACs per inference of the dense-input layer 0: T x weight uses per presentation."""
+    if spec.input_is_spike:
+        return 0
+    return spec.timesteps * dense_weight_uses(spec)
+
+
+NEURON_UPDATE_OPS_STATEFUL = 3  # leak, threshold compare, reset (docs/cost-models.md#neuron-update)
+NEURON_UPDATE_OPS_STATELESS = 1  # threshold compare only
+
+
+def neuron_update_ops(spec: LayerSpec) -> int:
+    """Per-inference add-equivalent ops of the neuron sweep (spiking layers only)."""
+    if not spec.spiking:
+        return 0
+    per = NEURON_UPDATE_OPS_STATEFUL if spec.has_membrane_state else NEURON_UPDATE_OPS_STATELESS
+    return per * spec.n_neurons * spec.timesteps
