@@ -1,10 +1,10 @@
 """Times the default study (`dse search --target fpga-small --budget 0.6mJ`) end to end.
 
 Reports seconds per trial (trained and screened separately), the share of candidates screened
-before training, front size and total wall time, with the machine it ran on. Writes
-benchmarks/results/default_study.json; the README quotes its figures.
+before training, front size and total wall time, with the machine it ran on. Writes one entry
+per budget into benchmarks/results/default_study.json; the README quotes its figures.
 
-    python benchmarks/bench_default_study.py [--trials N] [--seed S]
+    python benchmarks/bench_default_study.py [--budget 0.6mJ] [--trials N] [--seed S]
 """
 
 from __future__ import annotations
@@ -41,10 +41,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=None, help="override the study's trial count")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--budget", default="0.6mJ", help="the budget of the run (default: the main command's)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "out"
-        cmd = [sys.executable, "-m", "dse.cli", "search", "--target", "fpga-small", "--budget", "0.6mJ",
+        cmd = [sys.executable, "-m", "dse.cli", "search", "--target", "fpga-small", "--budget", args.budget,
                "--out", str(out), "--seed", str(args.seed), "--quiet"]
         if args.trials:
             cmd += ["--trials", str(args.trials)]
@@ -61,7 +62,7 @@ def main() -> int:
     trained = by_status.get("trained", [])
     screened = by_status.get("screened", [])
     result = {
-        "command": " ".join(["dse", *cmd[3:]]),
+        "command": " ".join(["dse", *cmd[3:]]).replace(str(out), "OUT"),
         "machine": machine(),
         "trials": len(trials),
         "trained": len(trained),
@@ -75,7 +76,9 @@ def main() -> int:
         "wall_seconds": wall_s,
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    runs = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
+    runs[args.budget] = result
+    RESULTS.write_text(json.dumps(runs, indent=2) + "\n")
     print(json.dumps(result, indent=2))
     return 0
 
