@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import time
 from dataclasses import replace
@@ -150,7 +151,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     from dse.data import load_dataset
     from dse.device import select_device
     from dse.results import write_results
-    from dse.search import run_search
+    from dse.search import open_study, run_search
 
     console = make_console()
     try:
@@ -158,7 +159,14 @@ def cmd_search(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UserError(str(exc)) from None
     data = load_dataset(settings.dataset, seed=settings.seed)
+    created = not out_dir.exists()
     out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        open_study(settings)  # a bad storage URL or a clashing study is refused before any trial
+    except UserError:
+        if created:
+            shutil.rmtree(out_dir, ignore_errors=True)
+        raise
     budgets = ", ".join(format_budget(q, v) for q, v in settings.budgets.items()) or "none"
     console.print(
         f"dse search: study {settings.study_name!r} on {settings.target.name}, budgets {budgets}, "
@@ -172,8 +180,6 @@ def cmd_search(args: argparse.Namespace) -> int:
         study = run_search(settings, data, device, on_trial=progress)
     except KeyboardInterrupt:
         interrupted = True
-        from dse.search import open_study
-
         study = open_study(settings)
         console.print("interrupted: completed trials are kept in the storage; the front so far:")
     print_front(console, study)

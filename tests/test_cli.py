@@ -48,6 +48,7 @@ def test_tiny_search_writes_front(tmp_path, tiny_study, capsys):
         (["--trials", "0"], "trials must be >= 1"),
         (["--epochs", "0"], "--epochs must be >= 1"),
         (["--study-config", "missing.yaml"], "cannot read study file"),
+        (["--storage", "bogus://nowhere"], "cannot open storage"),
     ],
 )
 def test_bad_input_one_line_exit_2_nothing_written(tmp_path, argv, fragment, capsys, monkeypatch):
@@ -76,3 +77,14 @@ def test_console_script_help_and_usage_error():
     assert bad.returncode == 2
     assert len(bad.stderr.strip().splitlines()) == 1
     assert "Traceback" not in bad.stderr
+
+
+def test_existing_study_with_other_objectives_is_refused(tmp_path, tiny_study, capsys):
+    out = tmp_path / "out"
+    assert main(["search", "--study-config", tiny_study, "--out", str(out), "--quiet", "--trials", "2"]) == 0
+    before = (out / "pareto.json").read_text()
+    code = main(["search", "--study-config", tiny_study, "--out", str(out), "--quiet", "--objectives", "accuracy,memory"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "already exists" in err and len(err.strip().splitlines()) == 1
+    assert (out / "pareto.json").read_text() == before
