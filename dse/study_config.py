@@ -6,11 +6,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from dse.budgets import parse_budgets
 from dse.errors import UserError
 from dse.train import Fidelity
+from search_spaces.yaml_files import read_named_yaml
 
 STUDIES_DIR = Path(__file__).resolve().parent.parent / "studies"
 DEFAULT_STUDY = "digits-fpga-small"
@@ -61,24 +60,14 @@ class StudyConfig:
             raise UserError(f"unknown sampler {self.sampler!r}; accepted: {', '.join(SAMPLERS)}")
 
 
-def list_studies() -> list[str]:
-    return sorted(p.stem for p in STUDIES_DIR.glob("*.yaml"))
-
 
 def load_study_config(name_or_path: str | None) -> StudyConfig:
     """Load a shipped study by name (default: digits-fpga-small) or a study YAML by path."""
     name_or_path = name_or_path or DEFAULT_STUDY
-    path = Path(name_or_path)
-    if path.suffix not in (".yaml", ".yml"):
-        path = STUDIES_DIR / f"{name_or_path}.yaml"
-        if not path.is_file():
-            raise UserError(f"unknown study {name_or_path!r}; accepted: {', '.join(list_studies())} or a .yaml path")
     try:
-        data = yaml.safe_load(path.read_text())
-    except OSError as exc:
-        raise UserError(f"cannot read study file {path}: {exc.strerror}") from None
-    except yaml.YAMLError:
-        raise UserError(f"study file {path} is not valid YAML") from None
+        path, data = read_named_yaml(name_or_path, STUDIES_DIR, "study")
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
     if not isinstance(data, dict):
         raise UserError(f"study file {path} must be a mapping with keys {sorted(_KEYS)}")
     unknown = sorted(set(data) - _KEYS)
