@@ -133,6 +133,7 @@ class TrialRunner:
         trial.set_user_attr("status", "trained")
         trial.set_user_attr("accuracy", result.accuracy)
         trial.set_user_attr("firing_rates", result.firing_rates)
+        trial.set_user_attr("ece", result.ece)
         trial.set_user_attr("train_seconds", result.train_seconds)
         trial.set_user_attr("epochs", result.epochs)
         trial.set_user_attr("cost", report.to_dict())

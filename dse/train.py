@@ -21,6 +21,8 @@ from dse.errors import TrainingDiverged
 from dse.model import SpikingNet, build_model
 from search_spaces.candidate import Candidate
 
+ECE_BINS = 15
+
 
 @dataclass(frozen=True)
 class Fidelity:
@@ -46,6 +48,7 @@ class TrainResult:
     train_seconds: float
     loss_history: list[float] = field(default_factory=list)
     model: SpikingNet | None = None
+    ece: float = float("nan")  # expected calibration error on data.val (15 bins)
 
 
 def seed_everything(seed: int) -> None:
@@ -92,13 +95,33 @@ def train_candidate(
             epoch_loss += float(loss.detach()) * len(idx)
         losses.append(epoch_loss / len(train))
     train_seconds = time.perf_counter() - start
-    accuracy, activity, rates = measure(model, data.val.to(device), fidelity.batch_size * 4)
-    return TrainResult(accuracy, activity, rates, fidelity.epochs, train_seconds, losses, model)
+    accuracy, activity, rates, ece = measure(model, data.val.to(device), fidelity.batch_size * 4)
+    return TrainResult(accuracy, activity, rates, fidelity.epochs, train_seconds, losses, model, ece)
+
+
+def expected_calibration_error(probs: torch.Tensor, labels: torch.Tensor, n_bins: int = ECE_BINS) -> float:
+    """ECE: sum over equal-width confidence bins of |bin| / n x |accuracy - mean confidence|."""
+    if len(labels) == 0:
+        return float("nan")
+    confidence, predicted = probs.max(dim=1)
+    correct = (predicted == labels).to(torch.float64)
+    confidence = confidence.to(torch.float64)
+    bins = torch.clamp((confidence * n_bins).ceil().long() - 1, 0, n_bins - 1)  # (k/n, (k+1)/n]
+    ece = 0.0
+    for b in range(n_bins):
+        in_bin = bins == b
+        count = int(in_bin.sum())
+        if count:
+            ece += count / len(labels) * abs(float(correct[in_bin].mean() - confidence[in_bin].mean()))
+    return ece
 
 
 @torch.no_grad()
-def measure(model: SpikingNet, split: Split, batch_size: int = 256) -> tuple[float, Activity, dict[str, float]]:
-    """Accuracy, per-layer input events (per position, summed over T, mean per sample) and firing rates."""
+def measure(
+    model: SpikingNet, split: Split, batch_size: int = 256
+) -> tuple[float, Activity, dict[str, float], float]:
+    """Accuracy, per-layer input events (per position, summed over T, mean per sample), firing
+    rates and the expected calibration error of the time-averaged readout's softmax."""
     model.eval()
     n_layers = len(model.weight_layers)
     in_events: list[torch.Tensor | None] = [None] * n_layers
@@ -123,11 +146,13 @@ def measure(model: SpikingNet, split: Split, batch_size: int = 256) -> tuple[flo
     for i, neu in enumerate(model.neurons):
         hooks.append(neu.register_forward_hook(neuron_hook(i)))
     correct = 0
+    probs: list[torch.Tensor] = []
     try:
         for i in range(0, len(split), batch_size):
             x, y = split.x[i : i + batch_size], split.y[i : i + batch_size]
             logits = model(x).mean(0)
             correct += int((logits.argmax(1) == y).sum())
+            probs.append(torch.softmax(logits.float(), dim=1).cpu())
             functional.reset_net(model)
     finally:
         for h in hooks:
@@ -145,4 +170,5 @@ def measure(model: SpikingNet, split: Split, batch_size: int = 256) -> tuple[flo
     accuracy = correct / n
     if not math.isfinite(accuracy):
         raise TrainingDiverged("accuracy is not finite")
-    return accuracy, Activity(layers=layers), rates
+    ece = expected_calibration_error(torch.cat(probs), split.y.cpu()) if probs else float("nan")
+    return accuracy, Activity(layers=layers), rates, ece

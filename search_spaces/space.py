@@ -12,9 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from search_spaces.candidate import POOLING_KINDS, Candidate
+from search_spaces.yaml_files import read_named_yaml
 from search_spaces.quantizer_types import PROFILES, get_profile
 
 SPACES_DIR = Path(__file__).resolve().parent
@@ -27,10 +26,6 @@ _BIT_KEYS = ("weight_bits", "membrane_bits")
 class SpaceError(ValueError):
     """A malformed search space; the message names the file and the field."""
 
-
-def list_spaces() -> list[str]:
-    """Names of the spaces shipped in search_spaces/."""
-    return sorted(p.stem for p in SPACES_DIR.glob("*.yaml"))
 
 
 def _bits(value: Any, where: str) -> int | None:
@@ -85,19 +80,10 @@ class SearchSpace:
     @classmethod
     def load(cls, name_or_path: str) -> "SearchSpace":
         """Load a shipped space by name or a user's YAML file by path."""
-        path = Path(name_or_path)
-        if path.suffix not in (".yaml", ".yml"):
-            path = SPACES_DIR / f"{name_or_path}.yaml"
-            if not path.is_file():
-                raise SpaceError(f"unknown space {name_or_path!r}; accepted: {', '.join(list_spaces())} or a .yaml path")
         try:
-            data = yaml.safe_load(path.read_text())
-        except OSError as exc:
-            raise SpaceError(f"cannot read space file {path}: {exc.strerror}") from None
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            at = f" at line {mark.line + 1}" if mark else ""
-            raise SpaceError(f"space file {path} is not valid YAML{at}") from None
+            path, data = read_named_yaml(name_or_path, SPACES_DIR, "space")
+        except ValueError as exc:
+            raise SpaceError(str(exc)) from None
         return cls.from_dict(data, str(path), name=path.stem)
 
     @classmethod
@@ -176,6 +162,11 @@ class SearchSpace:
                     bits[key] = tuple(b for b in global_bits[key] if b in allowed)
             if not bits["weight_bits"]:
                 raise SpaceError(f"{where}: none of the space's weight bits suit {name!r}; it accepts {_show(profile.weight_bits)}")
+            if profile.edge_layer_bits is not None and not profile.hidden_weight_bits(bits["weight_bits"]):
+                raise SpaceError(
+                    f"{where}: {name!r} pins its first and last layers to {profile.edge_layer_bits} bits; "
+                    f"its hidden layers need one of {_show(profile.hidden_weight_bits())} among the weight bits"
+                )
             if profile.membrane_bits and not bits["membrane_bits"]:
                 raise SpaceError(f"{where}: none of the space's membrane bits suit {name!r}; it accepts {_show(profile.membrane_bits)}")
             options: dict[str, tuple[Any, ...]] = {}
@@ -217,10 +208,18 @@ class SearchSpace:
         q = self.quantizers[name]
         options = {key: trial.suggest_categorical(f"{name}_{key}", list(values)) for key, values in q.options.items()}
         n_weight = len(widths) + 1
-        weight_bits = [
-            _from_label(trial.suggest_categorical(f"{name}_wbits_{i}", [_label(b) for b in q.weight_bits]))
-            for i in range(n_weight)
-        ]
+        profile = get_profile(name)
+        weight_bits = []
+        for i in range(n_weight):
+            layer_bits = profile.layer_weight_bits(i, n_weight, q.weight_bits)
+            if profile.edge_layer_bits is not None and i in (0, n_weight - 1):
+                # Pinned edge layer (Q-SNN's 8-bit first/readout layers): no Optuna parameter, since
+                # the readout's index moves with depth and one name must keep one set of choices.
+                weight_bits.append(layer_bits[0])
+                continue
+            weight_bits.append(
+                _from_label(trial.suggest_categorical(f"{name}_wbits_{i}", [_label(b) for b in layer_bits]))
+            )
         if q.membrane_bits:
             membrane_bits = [
                 _from_label(trial.suggest_categorical(f"{name}_mbits_{i}", [_label(b) for b in q.membrane_bits]))

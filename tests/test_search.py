@@ -73,3 +73,31 @@ def test_resume_runs_until_requested_count(tmp_path, tiny_space, digits):
     run_search(settings(tmp_path, tiny_space, {"energy": 0.6}, trials=2, name="r"), digits, "cpu")
     study = run_search(settings(tmp_path, tiny_space, {"energy": 0.6}, trials=3, name="r"), digits, "cpu")
     assert len(study.trials) == 3
+
+
+ALL_TYPES_SPACE = """
+families:
+  mlp: {depth: [1], widths: [16]}
+weight_bits: [1, 2, 4, fp]
+membrane_bits: [6, fp]
+timesteps: [1, 2]
+parallelism: [4]
+quantizers:
+  uniform: {}
+  tawq: {weight_bits: [2]}
+  qsnn: {}
+  mfp: {}
+  ternary: {algorithm: [twn, ttq], distill: [false, true]}
+  sigmoid: {weight_bits: [1, 2]}
+"""
+
+
+def test_a_study_over_all_six_types_trains_each(tmp_path, digits):
+    space = tmp_path / "all.yaml"
+    space.write_text(ALL_TYPES_SPACE)
+    s = settings(tmp_path, str(space), {"energy": 0.6}, trials=24, name="all")
+    s = SearchSettings(**{**s.__dict__, "sampler": "random"})
+    study = run_search(s, digits, "cpu")
+    trained = {t.params["quantizer"] for t in study.trials if t.user_attrs.get("status") == "trained"}
+    assert trained == {"uniform", "tawq", "qsnn", "mfp", "ternary", "sigmoid"}
+    assert all(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)

@@ -1,13 +1,13 @@
 """Quantizer types, one module per method, behind one base class and a registry (Optuna's shape).
 
-| name      | method (paper)                                                        | module      |
-|-----------|-----------------------------------------------------------------------|-------------|
-| uniform   | symmetric k-bit weights, STE, fixed-point membranes (LSQ-style)       | uniform.py  |
-| tawq      | TaWQ: per-timestep ternary weights from a weight-LIF (arXiv 2511.17567)| tawq.py     |
-| qsnn      | Q-SNN: binary weights, tanh membrane quantizer, WS-DR (ACM MM 2024)   | qsnn.py     |
-| mfp       | MFP-QSNN: reset-free parallel integration, LSQ weights (ICASSP 2025)  | mfp.py      |
-| ternary   | ternary SNNs: TWN / TTQ, distillation (Front. Comput. Sci. 21(2))| ternary.py  |
-| sigmoid   | sum-of-sigmoids differentiable quantizer (IJCNN 2023)                 | sigmoid.py  |
+| name    | method (paper)                                                          | module     |
+|---------|-------------------------------------------------------------------------|------------|
+| uniform | symmetric k-bit weights, STE, fixed-point membranes (LSQ for `learned`) | uniform.py |
+| tawq    | TaWQ: per-timestep ternary weights from a weight-LIF (arXiv 2511.17567) | tawq.py    |
+| qsnn    | Q-SNN: binary weights, tanh membrane quantizer, WS-DR (ACM MM 2024)     | qsnn.py    |
+| mfp     | MFP-QSNN: reset-free parallel integration, LSQ weights (ICASSP 2025)    | mfp.py     |
+| ternary | ternary SNNs: TWN / TTQ, distillation (Front. Comput. Sci. 21(2))       | ternary.py |
+| sigmoid | sum-of-sigmoids differentiable quantizer (IJCNN 2023)                   | sigmoid.py |
 
 The registry imports a type's module on first use: dse.neurons imports this package for
 round_ste, and the types import dse.neurons, so an eager import would be circular.

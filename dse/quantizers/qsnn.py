@@ -114,8 +114,8 @@ class QSNNEdgeWeight(nn.Module):
 
     def forward(self, weight: torch.Tensor) -> torch.Tensor:
         m = weight.detach().abs().max().clamp(min=1e-8)
-        q = torch.round(weight / m * self.levels) / self.levels * m
-        return weight + (q - weight).detach()
+        q = torch.round(weight.detach() / m * self.levels) / self.levels * m
+        return q + (weight - weight.detach())  # straight-through; forward value exactly q
 
 
 class Triangle(torch.autograd.Function):
@@ -151,7 +151,7 @@ def quantize_membrane_tanh(u: torch.Tensor, bits: int) -> torch.Tensor:
     alpha = u.detach().abs().max().clamp(min=1e-8)
     levels = 2 ** (bits - 1) - 1
     scaled = torch.clamp(u / alpha, -1.0, 1.0) * levels
-    return (scaled + (torch.round(scaled) - scaled).detach()) * alpha / levels
+    return (torch.round(scaled).detach() + (scaled - scaled.detach())) * alpha / levels
 
 
 class QSNNLIFNode(neuron.LIFNode):
