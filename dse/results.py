@@ -12,7 +12,7 @@ from typing import Any
 
 import optuna
 
-from search_spaces.candidate import bits_label
+from search_spaces.candidate import bits_label, membrane_label
 
 TABLE_COLUMNS = (
     "trial", "accuracy", "energy_mj", "memory_kib", "sops", "lut", "bram18", "T",
@@ -63,7 +63,7 @@ def trial_row(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
         "T": cand.get("timesteps"),
         "quantizer": _quantizer_label(cand),
         "weight_bits": ",".join(bits_label(b) for b in cand.get("weight_bits", [])),
-        "membrane_bits": ",".join(bits_label(b) for b in cand.get("membrane_bits", [])),
+        "membrane_bits": membrane_label(cand.get("quantizer", ""), cand.get("membrane_bits", [])),
         "architecture": f"{cand.get('family', '?')} {arch}",
     }
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from search_spaces.quantizer_types import PROFILES
+
 FAMILIES = ("mlp", "conv")
 POOLING_KINDS = ("max", "avg", "none")
 FULL_PRECISION_BITS = 32  # bits booked for a full-precision (float32) weight or membrane
@@ -134,8 +136,16 @@ class Candidate:
         else:
             arch = "mlp " + arch
         wb = ",".join(bits_label(b) for b in self.weight_bits)
-        mb = ",".join(bits_label(b) for b in self.membrane_bits)
+        mb = membrane_label(self.quantizer, self.membrane_bits)
         return f"{arch} T={self.timesteps} {self.quantizer} w[{wb}] m[{mb}]"
+
+
+def membrane_label(quantizer: str, membrane_bits: Any) -> str:
+    """Per-layer membrane bits, or 'n/a' for a type that keeps no membrane (mfp)."""
+    profile = PROFILES.get(quantizer)
+    if profile is not None and not profile.has_membrane_state:
+        return "n/a"
+    return ",".join(bits_label(b) for b in membrane_bits)
 
 
 def _opt_int(value: Any) -> int | None:
