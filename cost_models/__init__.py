@@ -9,8 +9,12 @@ Layout (one job per module):
 - fpga.py     BRAM/LUTRAM packing, LUT/FF/DSP, latency cycles of the event-driven template
 - report.py   evaluate() -> CostReport, quantity names
 - screen.py   screening before training against budgets and device capacities
+- activity.py an Activity from an assumed uniform firing rate (estimates without training)
+- compat.py   SpikingJelly op_counter compatibility: SynOps and estimate_simple_energy figures
 """
 
+from cost_models.activity import DEFAULT_FIRING_RATE, activity_from_rate
+from cost_models.compat import SpikingJellyReport, spikingjelly_simple_energy, synops
 from cost_models.network import LayerSpec, build_network, layer_specs, weight_layers
 from cost_models.report import (
     DYNAMIC_QUANTITIES,
@@ -29,6 +33,7 @@ from cost_models.targets import Target, TargetError, list_targets, load_target
 __all__ = [
     "Activity",
     "CostReport",
+    "DEFAULT_FIRING_RATE",
     "DYNAMIC_QUANTITIES",
     "LayerActivity",
     "LayerCost",
@@ -36,8 +41,10 @@ __all__ = [
     "QUANTITY_FIELDS",
     "STATIC_QUANTITIES",
     "ScreenResult",
+    "SpikingJellyReport",
     "Target",
     "TargetError",
+    "activity_from_rate",
     "build_network",
     "constraint_values",
     "evaluate",
@@ -46,5 +53,7 @@ __all__ = [
     "load_target",
     "quantity",
     "screen",
+    "spikingjelly_simple_energy",
+    "synops",
     "weight_layers",
 ]

@@ -105,6 +105,14 @@ class LayerCost:
     dsp: int | None
     lutram_luts: int | None
     latency_cycles: int
+    # share of the device (percent of the target's capacity); None on ASIC targets
+    lut_util_pct: float | None = None
+    ff_util_pct: float | None = None
+    bram_util_pct: float | None = None
+    dsp_util_pct: float | None = None
+
+
+UTILISATION_FIELDS = {"lut": "lut_util_pct", "ff": "ff_util_pct", "bram": "bram_util_pct", "dsp": "dsp_util_pct"}
 
 
 @dataclass(frozen=True)
@@ -132,6 +140,26 @@ class CostReport:
     ff: int | None
     bram18: int | None
     dsp: int | None
+    # percent of the device's capacity (FPGA targets; None on ASIC)
+    lut_util_pct: float | None = None
+    ff_util_pct: float | None = None
+    bram_util_pct: float | None = None
+    dsp_util_pct: float | None = None
+    # layer-wise pipeline: a new inference enters every max-layer-cycles (docs: throughput)
+    pipeline_interval_cycles: int = 0
+    throughput_inferences_per_s: float = 0.0
+    bottleneck_layer: str = ""
+
+    def utilisation(self) -> dict[str, float | None]:
+        """Percent of the device used, per resource: {'lut': .., 'ff': .., 'bram': .., 'dsp': ..}."""
+        return {k: getattr(self, f) for k, f in UTILISATION_FIELDS.items()}
+
+    def fits(self) -> bool | None:
+        """Whether every resource is within the device (None on ASIC targets)."""
+        util = self.utilisation()
+        if any(v is None for v in util.values()):
+            return None
+        return all(v <= 100.0 for v in util.values())
 
     def quantity(self, name: str) -> float | None:
         """Value of a search quantity ('energy', 'memory', 'sops', 'latency', 'lut', ...)."""
@@ -178,6 +206,7 @@ class _LayerStatic:
     weight_memory_bits: int
     membrane_memory_bits: int
     scale_memory_bits: int
+    util: dict[str, float]  # per-layer percent of the device (FPGA), {} on ASIC
 
 
 @lru_cache(maxsize=8192)
@@ -199,6 +228,7 @@ def _layer_static(spec: LayerSpec, target: Target) -> _LayerStatic:
         weight_memory_bits=spec.n_weights * spec.weight_storage_bits,
         membrane_memory_bits=spec.n_neurons * state_bits,
         scale_memory_bits=SCALE_BITS * spec.out_channels if spec.weight_bits is not None else 0,
+        util=_utilisation(res.lut, res.ff, res.bram18, res.dsp, target) if res is not None else {},
     )
 
 
@@ -256,6 +286,7 @@ def evaluate(
                 dsp=res.dsp if res else None,
                 lutram_luts=(res.weight_memory.lutram_luts + res.membrane_memory.lutram_luts) if res else None,
                 latency_cycles=cycles,
+                **st.util,
             )
         )
     return _totals(target, activity is None, tuple(layers), fpga)
@@ -271,6 +302,13 @@ def _totals(target: Target, lower_bound: bool, layers: tuple[LayerCost, ...], fp
     memory = sum(l.weight_memory_energy_mj + l.membrane_memory_energy_mj for l in layers)
     static = sum(l.static_energy_mj for l in layers)
     cycles = sum(l.latency_cycles for l in layers)
+    bottleneck = max(layers, key=lambda l: l.latency_cycles)
+    interval = bottleneck.latency_cycles
+    totals = (
+        sum(l.lut for l in layers), sum(l.ff for l in layers), sum(l.bram18 for l in layers),
+        sum(l.dsp for l in layers),
+    ) if fpga else (None, None, None, None)
+    util = _utilisation(*totals, target) if fpga else {}
     return CostReport(
         target=target.name,
         target_kind=target.kind,
@@ -289,11 +327,26 @@ def _totals(target: Target, lower_bound: bool, layers: tuple[LayerCost, ...], fp
         energy_mj=compute + memory + static,
         latency_cycles=cycles,
         latency_s=cycles / target.clock_hz,
-        lut=sum(l.lut for l in layers) if fpga else None,
-        ff=sum(l.ff for l in layers) if fpga else None,
-        bram18=sum(l.bram18 for l in layers) if fpga else None,
-        dsp=sum(l.dsp for l in layers) if fpga else None,
+        lut=totals[0],
+        ff=totals[1],
+        bram18=totals[2],
+        dsp=totals[3],
+        pipeline_interval_cycles=interval,
+        throughput_inferences_per_s=target.clock_hz / interval,
+        bottleneck_layer=bottleneck.name,
+        **util,
     )
+
+
+def _utilisation(lut: int, ff: int, bram18: int, dsp: int, target: Target) -> dict[str, float]:
+    """Percent of the target's capacity per resource (FPGA targets only)."""
+    caps = target.capacities
+    return {
+        "lut_util_pct": 100.0 * lut / caps["lut"],
+        "ff_util_pct": 100.0 * ff / caps["ff"],
+        "bram_util_pct": 100.0 * bram18 / caps["bram18"],
+        "dsp_util_pct": 100.0 * dsp / caps["dsp"],
+    }
 
 
 def _check_activity(specs: tuple[LayerSpec, ...], activity: Activity) -> None:

@@ -17,6 +17,7 @@ from typing import Any, Sequence
 
 from dse.budgets import ACCEPTED as BUDGETS_ACCEPTED
 from dse.budgets import QUANTITIES, format_budget, parse_budgets
+from dse import estimate
 from dse.errors import UserError
 
 EXIT_USAGE = 2
@@ -66,6 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--study", required=True, metavar="NAME", help="study name in that storage")
     p.add_argument("--json", action="store_true", help="print pareto.json's content instead of a table")
 
+    estimate.add_parser(sub)
+
     sub.add_parser("targets", help="list the hardware targets and their capacities",
                    description="List the shipped hardware targets with device capacities, clock and static power.")
     return parser
@@ -78,6 +81,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_search(args)
         if args.command == "pareto":
             return cmd_pareto(args)
+        if args.command == "estimate":
+            return estimate.run(args)
         return cmd_targets(args)
     except UserError as exc:
         print(f"dse {args.command}: error: {exc}", file=sys.stderr)
