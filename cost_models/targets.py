@@ -11,6 +11,7 @@ import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Collection
 from typing import Any, NoReturn
 
 import yaml
@@ -143,13 +144,8 @@ def _parse(path: Path) -> Target:
     if kind == "fpga":
         if "capacities" not in data:
             p.fail("capacities", "missing field (required for fpga targets)")
-        caps = p.mapping(data["capacities"], "capacities")
-        unknown = sorted(set(caps) - set(FPGA_CAPACITIES))
-        if unknown:
-            p.fail(f"capacities.{unknown[0]}", f"unknown capacity; accepted: {', '.join(FPGA_CAPACITIES)}")
+        caps = p.complete_mapping(data["capacities"], "capacities", FPGA_CAPACITIES, "capacity")
         for cap in FPGA_CAPACITIES:
-            if cap not in caps:
-                p.fail(f"capacities.{cap}", "missing field")
             value = p.constant(caps[cap], f"capacities.{cap}")
             if value != int(value):
                 p.fail(f"capacities.{cap}", f"must be a whole number, got {value}")
@@ -157,13 +153,7 @@ def _parse(path: Path) -> Target:
     elif "capacities" in data:
         p.fail("capacities", "applies to fpga targets only")
 
-    energy = p.mapping(data["energy_pj"], "energy_pj")
-    unknown = sorted(set(energy) - set(ENERGY_OPS))
-    if unknown:
-        p.fail(f"energy_pj.{unknown[0]}", f"unknown operation; accepted: {', '.join(ENERGY_OPS)}")
-    for op in ENERGY_OPS:
-        if op not in energy:
-            p.fail(f"energy_pj.{op}", "missing field")
+    energy = p.complete_mapping(data["energy_pj"], "energy_pj", ENERGY_OPS, "operation")
     int_add = p.anchors(energy["int_add"], "energy_pj.int_add")
     int_mult = p.anchors(energy["int_mult"], "energy_pj.int_mult")
     fp32_add = p.constant(energy["fp32_add"], "energy_pj.fp32_add")
@@ -216,6 +206,17 @@ class _Parser:
         if not isinstance(value, dict):
             self.fail(field_name, "must be a mapping")
         return value
+
+    def complete_mapping(self, value: Any, field_name: str, keys: Collection[str], what: str) -> dict[str, Any]:
+        """A mapping holding exactly `keys`: an unknown or a missing key fails naming it."""
+        node = self.mapping(value, field_name)
+        unknown = sorted(set(node) - set(keys))
+        if unknown:
+            self.fail(f"{field_name}.{unknown[0]}", f"unknown {what}; accepted: {', '.join(keys)}")
+        for key in keys:
+            if key not in node:
+                self.fail(f"{field_name}.{key}", "missing field")
+        return node
 
     def number(self, value: Any, field_name: str) -> float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
