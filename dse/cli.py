@@ -167,7 +167,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     created = not out_dir.exists()
     out_dir.mkdir(parents=True, exist_ok=True)
     try:
-        open_study(settings)  # a bad storage URL or a clashing study is refused before any trial
+        study = open_study(settings)  # a bad storage URL or a clashing study is refused before any trial
     except UserError:
         if created:
             shutil.rmtree(out_dir, ignore_errors=True)
@@ -182,10 +182,9 @@ def cmd_search(args: argparse.Namespace) -> int:
     progress = None if args.quiet else TrialPrinter(console, settings.trials)
     interrupted = False
     try:
-        study = run_search(settings, data, device, on_trial=progress)
+        study = run_search(settings, data, device, on_trial=progress, study=study)
     except KeyboardInterrupt:
         interrupted = True
-        study = open_study(settings)
         console.print("interrupted: completed trials are kept in the storage; the front so far:")
     print_front(console, study)
     pareto_path, csv_path = write_results(study, settings.storage_url, out_dir)

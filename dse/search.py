@@ -149,9 +149,13 @@ def run_search(
     data: DataSplits,
     device: Any,
     on_trial: Callable[[optuna.Study, optuna.trial.FrozenTrial], None] | None = None,
+    study: optuna.Study | None = None,
 ) -> optuna.Study:
-    """Run (or resume) the study until it holds `settings.trials` completed trials or times out."""
-    study = open_study(settings)
+    """Run (or resume) the study until it holds `settings.trials` completed trials or times out.
+
+    `study` is the already opened study of these settings, when the caller opened it to check it.
+    """
+    study = study or open_study(settings)
     remaining = settings.trials - completed_count(study)
     if remaining <= 0:
         return study
