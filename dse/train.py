@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 import torch
@@ -49,6 +50,14 @@ class TrainResult:
     loss_history: list[float] = field(default_factory=list)
     model: SpikingNet | None = None
     ece: float = float("nan")  # expected calibration error on data.val (15 bins)
+    stop_reason: str | None = None  # set when an on_epoch callback stopped training before fidelity.epochs
+
+
+class StopTraining(Exception):
+    """Raised by an on_epoch callback to end training early; train_candidate measures the model as it is."""
+
+
+EpochCallback = Callable[[int, SpikingNet], None]  # (epochs done so far, model) -> None; may raise StopTraining
 
 
 def seed_everything(seed: int) -> None:
@@ -64,8 +73,12 @@ def train_candidate(
     fidelity: Fidelity,
     seed: int,
     device: torch.device,
+    on_epoch: EpochCallback | None = None,
 ) -> TrainResult:
-    """Train the candidate's model on data.train and measure it on data.val."""
+    """Train the candidate's model on data.train and measure it on data.val.
+
+    on_epoch(epochs_done, model) runs after every epoch but the last (the final measurement follows);
+    it may raise StopTraining to end early: the model is then measured as it is."""
     seed_everything(seed)
     model = build_model(candidate).to(device)
     model.quantizer_type.prepare(candidate, data, fidelity, device)
@@ -73,6 +86,7 @@ def train_candidate(
     optimizer = torch.optim.Adam(model.parameters(), lr=fidelity.lr)
     generator = torch.Generator().manual_seed(seed)
     losses: list[float] = []
+    stop_reason: str | None = None
     start = time.perf_counter()
     for epoch in range(fidelity.epochs):
         model.train()
@@ -94,9 +108,15 @@ def train_candidate(
             functional.reset_net(model)
             epoch_loss += float(loss.detach()) * len(idx)
         losses.append(epoch_loss / len(train))
+        if on_epoch is not None and epoch + 1 < fidelity.epochs:
+            try:
+                on_epoch(epoch + 1, model)
+            except StopTraining as stop:
+                stop_reason = str(stop)
+                break
     train_seconds = time.perf_counter() - start
     accuracy, activity, rates, ece = measure(model, data.val.to(device), fidelity.batch_size * 4)
-    return TrainResult(accuracy, activity, rates, fidelity.epochs, train_seconds, losses, model, ece)
+    return TrainResult(accuracy, activity, rates, len(losses), train_seconds, losses, model, ece, stop_reason)
 
 
 def expected_calibration_error(probs: torch.Tensor, labels: torch.Tensor, n_bins: int = ECE_BINS) -> float:
