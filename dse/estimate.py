@@ -309,22 +309,19 @@ def _shape(shape: tuple[int, ...]) -> str:
     return "x".join(str(s) for s in shape)
 
 
-def print_report(candidate: Any, target: Any, report: Any, rate: float, source: str, compat: Any = None) -> None:
-    """Per-layer + total table, then latency, throughput, energy split and device utilisation."""
-    from rich.table import Table
+def layer_table(candidate: Any, report: Any) -> tuple[list[str], list[list[str]]]:
+    """Columns and rows of the per-layer cost table (one row per weight layer, then the total).
 
+    Shared by `dse estimate` and the HTML report so both show the same figures the same way.
+    """
     from cost_models.network import layer_specs
 
-    console = _console()
     fpga = report.target_kind == "fpga"
     specs = {s.name: s for s in layer_specs(candidate)}
-    activity = "lower bound: no spikes (--firing-rate 0)" if report.lower_bound else f"assumed firing rate {rate:g} spikes/neuron/timestep"
-    table = Table(title=f"{candidate.summary()} on {target.name} ({activity})")
     columns = ["layer", "shape", "W", "M/acc", "P", "memory", "events in", "ACs", "MACs", "energy", "cycles"]
     if fpga:
         columns += ["LUT", "FF", "BRAM18", "DSP", "LUT %", "FF %", "BRAM %", "DSP %"]
-    for col in columns:
-        table.add_column(col, justify="left" if col in ("layer", "shape") else "right")
+    rows = []
     for layer in report.layers:
         spec = specs[layer.name]
         mem = (layer.weight_memory_bits + layer.membrane_memory_bits + layer.scale_memory_bits) / 8
@@ -339,13 +336,30 @@ def print_report(candidate: Any, target: Any, report: Any, rate: float, source: 
         if fpga:
             row += [_count(layer.lut), _count(layer.ff), _count(layer.bram18), _count(layer.dsp),
                     _pct(layer.lut_util_pct), _pct(layer.ff_util_pct), _pct(layer.bram_util_pct), _pct(layer.dsp_util_pct)]
-        table.add_row(*row)
+        rows.append(row)
     total = ["total", "", "", "", "", _bytes(report.memory_bytes), "", _count(report.acs), _count(report.macs),
              _si(report.energy_mj * 1e-3, "J"), _count(report.latency_cycles)]
     if fpga:
         total += [_count(report.lut), _count(report.ff), _count(report.bram18), _count(report.dsp),
                   _pct(report.lut_util_pct), _pct(report.ff_util_pct), _pct(report.bram_util_pct), _pct(report.dsp_util_pct)]
-    table.add_row(*total, end_section=True)
+    rows.append(total)
+    return columns, rows
+
+
+def print_report(candidate: Any, target: Any, report: Any, rate: float, source: str, compat: Any = None) -> None:
+    """Per-layer + total table, then latency, throughput, energy split and device utilisation."""
+    from rich.table import Table
+
+    console = _console()
+    fpga = report.target_kind == "fpga"
+    activity = "lower bound: no spikes (--firing-rate 0)" if report.lower_bound else f"assumed firing rate {rate:g} spikes/neuron/timestep"
+    table = Table(title=f"{candidate.summary()} on {target.name} ({activity})")
+    columns, rows = layer_table(candidate, report)
+    for col in columns:
+        table.add_column(col, justify="left" if col in ("layer", "shape") else "right")
+    for row in rows[:-1]:
+        table.add_row(*row)
+    table.add_row(*rows[-1], end_section=True)
     console.print(table)
     bound = ">= " if report.lower_bound else ""
     console.print(f"candidate {source}; target {target.name} ({target.kind}, {target.clock_hz / 1e6:g} MHz): {target.description}")
