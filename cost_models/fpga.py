@@ -1,29 +1,35 @@
-"""FPGA resources and cycle latency of an event-driven layer template (first estimate).
+"""FPGA resources and cycle latency of the project's layer template (dse/hardware/verilog/).
 
-Template per weight layer: P parallel neuron units; a weight memory of width P x W and depth
-ceil(n_weights / P) (x T sets when weights change per timestep); a membrane memory of width
-P x membrane bits and depth ceil(n_neurons / P). Each input event streams its fan-out weights
-through the P units (one AC per unit per cycle); once per timestep the units sweep all neurons
-(leak, compare, reset). Memories are packed with FINN-R's BRAM18 rules, or LUTRAM when at
-most 128 deep (FINN's rule). See docs/cost-models.md#fpga for every formula and constant.
+Template per weight layer: P parallel neuron units working on a group of P neurons at a time;
+a weight memory of width P x W and depth ceil(out_channels / P) x fan_in (x T sets when weights
+change per timestep); a scale memory (one multiplier M_i per neuron, SCALE_CODE_BITS each); a
+membrane memory of width P x membrane bits and depth ceil(n_neurons / P); the spike buffer
+(event list) a spiking layer writes for the next one; layer 0's input code buffer. Per input
+event every unit accumulates one weight; per neuron and timestep it applies acc x M_i, the
+leak, rounding, saturation, threshold and reset. Memories are packed with FINN-R's BRAM18
+rules, or LUTRAM when at most 128 deep (FINN's rule). The constants that turn the structural
+counts into LUTs and FFs are a TemplateConstants (defaults from FINN-R; `dse calibrate` fits
+them to synthesis reports). See docs/cost-models.md#fpga for every formula and constant.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
-from cost_models.energy import FP32_BITS, FP32_MANTISSA_BITS, acc_bits, membrane_state_bits
+from cost_models.energy import FP32_BITS, FP32_MANTISSA_BITS, membrane_state_bits
 from cost_models.network import LayerSpec
+from cost_models.template_constants import (
+    DEFAULT_CONSTANTS, FF_TERMS, FINN_LUT_CONTROL, FINN_LUT_PER_UNIT_FACTOR, LUT_TERMS, LUTRAM_MAX_DEPTH,
+    TemplateConstants,
+)
 
-# FINN-R (Blott et al., ACM TRETS 2018) / FINN MVAU lut_estimation constants
-FINN_LUT_CONTROL = 300  # c0: per-layer control LUTs
-FINN_LUT_PER_UNIT_FACTOR = 1.1  # c1: multiplies the per-PE datapath LUTs
-LUTRAM_MAX_DEPTH = 128  # FINN: "memories up to 128 deep get implemented in LUTs"
 LUTRAM_BITS_PER_LUT = 64  # one SLICEM LUT6 as RAM64X1 (c2 = width x ceil(depth / 64))
 LUT_MULT_MAX_BITS = 4  # weights <= 4 bits: multiplier in LUTs (FINN mult formula); else DSP
 DSP_MULT_A_BITS = 25  # DSP48E1 multiplier is 25 x 18 bits (Xilinx UG479)
 DSP_MULT_B_BITS = 18
+SCALE_MULT_BITS = 18  # M_i on a signed 18-bit DSP48E1 port (dse/export/integer_network.py MULTIPLIER_BITS)
+SCALE_CODE_BITS = SCALE_MULT_BITS - 1  # stored unsigned M_i < 2^17
 
 
 def bram18_count(depth: int, width: int) -> int:
@@ -61,27 +67,72 @@ class MemoryMapping:
     lutram_luts: int
 
 
-def map_memory(depth: int, width: int) -> MemoryMapping:
+def memory_style(depth: int, lutram_max_depth: int = LUTRAM_MAX_DEPTH) -> str:
+    """Verilog ram_style / rom_style of a memory this deep: 'distributed' (LUTs) or 'block'."""
+    return "distributed" if depth <= lutram_max_depth else "block"
+
+
+def map_memory(depth: int, width: int, lutram_max_depth: int = LUTRAM_MAX_DEPTH) -> MemoryMapping:
     """Pack a depth x width memory: LUTRAM when at most 128 deep, else BRAM18 (FINN)."""
     if depth <= 0 or width <= 0:
         return MemoryMapping("none", 0, 0, 0, 0)
-    if depth <= LUTRAM_MAX_DEPTH:
+    if depth <= lutram_max_depth:
         return MemoryMapping("lutram", depth, width, 0, lutram_luts(depth, width))
     return MemoryMapping("bram18", depth, width, bram18_count(depth, width), 0)
 
 
-def weight_memory(spec: LayerSpec) -> MemoryMapping:
-    """Weight memory of the template: P weights per word, one word per cycle."""
-    p = spec.parallelism
-    depth = math.ceil(spec.n_weights / p) * spec.weight_sets
-    return map_memory(depth, p * spec.weight_read_bits)
+def groups(out_channels: int, parallelism: int) -> int:
+    """Groups of P neurons (output channels) the units work through, the last one padded."""
+    return math.ceil(out_channels / parallelism)
 
 
-def membrane_memory(spec: LayerSpec) -> MemoryMapping:
+def weight_memory_depth(spec: LayerSpec) -> int:
+    """Words of the weight memory: per group of P output channels one word per input (x sets)."""
+    return groups(spec.out_channels, spec.parallelism) * spec.fan_in * spec.weight_sets
+
+
+def weight_memory(spec: LayerSpec, lutram_max_depth: int = LUTRAM_MAX_DEPTH) -> MemoryMapping:
+    """Weight memory of the template: the P weights of one input for one group per word."""
+    return map_memory(weight_memory_depth(spec), spec.parallelism * spec.weight_read_bits, lutram_max_depth)
+
+
+def membrane_memory(spec: LayerSpec, lutram_max_depth: int = LUTRAM_MAX_DEPTH) -> MemoryMapping:
     """Membrane (or readout accumulator) memory: P states per word."""
     bits = membrane_state_bits(spec)
     p = spec.parallelism
-    return map_memory(math.ceil(spec.n_neurons / p) if bits else 0, p * bits)
+    return map_memory(math.ceil(spec.n_neurons / p) if bits else 0, p * bits, lutram_max_depth)
+
+
+def has_scale_multiplier(spec: LayerSpec) -> bool:
+    """Every layer applies acc x M_i once per neuron and timestep (readout: once per inference);
+    fp layers are costed as 32-bit integer ones, scale included (a lower bound of fp hardware)."""
+    return True
+
+
+def scale_memory(spec: LayerSpec, lutram_max_depth: int = LUTRAM_MAX_DEPTH) -> MemoryMapping:
+    """The M_i of one group per word (P x SCALE_CODE_BITS)."""
+    return map_memory(groups(spec.out_channels, spec.parallelism), spec.parallelism * SCALE_CODE_BITS,
+                      lutram_max_depth)
+
+
+def spike_buffer(spec: LayerSpec, lutram_max_depth: int = LUTRAM_MAX_DEPTH) -> MemoryMapping:
+    """Event list a spiking layer writes for the next layer: one neuron index per spike."""
+    if not spec.spiking:
+        return map_memory(0, 0)
+    return map_memory(spec.n_neurons, _clog2(spec.n_neurons) or 1, lutram_max_depth)
+
+
+def input_buffer(spec: LayerSpec, lutram_max_depth: int = LUTRAM_MAX_DEPTH) -> MemoryMapping:
+    """Layer 0's buffer of input codes (INPUT_BITS each); none for spike-input layers."""
+    if spec.input_is_spike:
+        return map_memory(0, 0)
+    return map_memory(math.prod(spec.in_shape), spec.input_bits or FP32_BITS, lutram_max_depth)
+
+
+def timestep_acc_bits(weight_bits: int, fan_in: int, input_bits: int) -> int:
+    """Bits of a unit's per-timestep accumulator: fan_in products of a W-bit code and an
+    input_bits code (1 for spikes) cannot overflow it (also for 1-bit and odd-level codes)."""
+    return weight_bits + input_bits + _clog2(fan_in)
 
 
 def lut_multiplier_luts(a_bits: int, b_bits: int) -> int:
@@ -98,9 +149,100 @@ def dsp_per_multiplier(a_bits: int | None, b_bits: int | None) -> int:
     return math.ceil(big / DSP_MULT_A_BITS) * math.ceil(small / DSP_MULT_B_BITS)
 
 
-def _uses_dsp(spec: LayerSpec) -> bool:
-    return (not spec.input_is_spike) and (
-        spec.weight_bits is None or spec.weight_bits > LUT_MULT_MAX_BITS
+def multiplier_in_luts(a_bits: int | None, b_bits: int | None) -> bool:
+    """The template's choice: a multiply whose narrower operand has at most 4 bits goes to LUTs."""
+    return a_bits is not None and b_bits is not None and min(a_bits, b_bits) <= LUT_MULT_MAX_BITS
+
+
+def uses_lut_weight_multiplier(spec: LayerSpec) -> bool:
+    """Layer 0's weight x input multiplier is built in LUTs (W <= 4), not in a DSP."""
+    return (not spec.input_is_spike) and spec.weight_bits is not None and spec.weight_bits <= LUT_MULT_MAX_BITS
+
+
+
+
+@dataclass(frozen=True)
+class LayerCounts:
+    """Structural counts of one layer of the template, before any constant is applied.
+
+    unit_bits: adder/compare bits of the P units; multiplier_luts: LUT multipliers (FINN's
+    mult term); memory_luts: LUTRAM LUTs (FINN's c2); unit_ff_bits: register bits of the P
+    units; counter_ff_bits: per-layer counters, addresses and control registers.
+    """
+
+    unit_bits: int
+    multiplier_luts: int
+    memory_luts: int
+    unit_ff_bits: int
+    counter_ff_bits: int
+    bram18: int
+    dsp: int
+    memories: dict[str, MemoryMapping]
+
+    def lut_features(self) -> tuple[float, ...]:
+        """Values multiplying LUT_TERMS (the first is the per-layer constant)."""
+        return (1.0, self.unit_bits, self.multiplier_luts, self.memory_luts)
+
+    def ff_features(self) -> tuple[float, ...]:
+        """Values multiplying FF_TERMS."""
+        return (1.0, self.unit_ff_bits, self.counter_ff_bits)
+
+
+def layer_counts(spec: LayerSpec, lutram_max_depth: int = LUTRAM_MAX_DEPTH) -> LayerCounts:
+    """Structural counts of one layer: datapath and register bits, LUT multipliers, memories."""
+    p = spec.parallelism
+    w = spec.weight_bits or FP32_BITS  # fp datapaths costed as 32-bit integer ones (lower bound)
+    a = 1 if spec.input_is_spike else (spec.input_bits or FP32_BITS)
+    acc_t = timestep_acc_bits(w, spec.fan_in, a)
+    state = membrane_state_bits(spec)
+    scaled = has_scale_multiplier(spec)
+    mult_luts = dsp = 0
+    if spec.spiking and spec.has_membrane_state:
+        b = spec.membrane_bits or FP32_BITS
+        # accumulate, H = m(2^k - 1)2^F + acc M, leak, round, clamp, threshold
+        unit = acc_t + (acc_t + SCALE_MULT_BITS if scaled else b) + 4 * b
+        unit_ff = acc_t + (acc_t + SCALE_MULT_BITS + 1 if scaled else 0) + 2 * state + spec.weight_read_bits
+    elif spec.spiking:
+        unit = 2 * acc_t  # accumulate and compare: no membrane kept between timesteps
+        unit_ff = acc_t + spec.weight_read_bits
+    else:
+        unit = acc_t + state  # timestep accumulate, accumulate over T
+        unit_ff = acc_t + 2 * state + spec.weight_read_bits + ((state + SCALE_MULT_BITS) if scaled else 0)
+    if scaled:
+        product_a = state if not spec.spiking else acc_t
+        if multiplier_in_luts(product_a, SCALE_MULT_BITS):
+            mult_luts += p * lut_multiplier_luts(product_a, SCALE_MULT_BITS)
+        else:
+            dsp += p * dsp_per_multiplier(product_a, SCALE_MULT_BITS)
+    if not spec.input_is_spike:
+        if uses_lut_weight_multiplier(spec):
+            mult_luts += p * lut_multiplier_luts(int(spec.weight_bits), int(spec.input_bits))
+        else:
+            dsp += p * dsp_per_multiplier(spec.weight_bits, spec.input_bits)
+    memories = {
+        "weights": weight_memory(spec, lutram_max_depth),
+        "membranes": membrane_memory(spec, lutram_max_depth),
+        "scales": scale_memory(spec, lutram_max_depth),
+        "spikes": spike_buffer(spec, lutram_max_depth),
+        "inputs": input_buffer(spec, lutram_max_depth),
+    }
+    n_groups = groups(spec.out_channels, p)
+    wdepth = weight_memory_depth(spec)
+    events = _clog2(spec.fan_in + 1)
+    counters = (
+        2 * _clog2(n_groups) + 2 * _clog2(max(wdepth, 1)) + 3 * events + 2 * _clog2(n_groups * p)
+        + p + _clog2(spec.timesteps) + _clog2(spec.n_neurons + 1)
+        + (2 * a if not spec.input_is_spike else 0)
+    )
+    return LayerCounts(
+        unit_bits=p * unit,
+        multiplier_luts=mult_luts,
+        memory_luts=sum(m.lutram_luts for m in memories.values()),
+        unit_ff_bits=p * unit_ff,
+        counter_ff_bits=counters,
+        bram18=sum(m.bram18 for m in memories.values()),
+        dsp=dsp,
+        memories=memories,
     )
 
 
@@ -114,6 +256,7 @@ class LayerResources:
     dsp: int
     weight_memory: MemoryMapping
     membrane_memory: MemoryMapping
+    memory_lutram_luts: int = 0  # LUTRAM LUTs of all the layer's memories (weights, membranes, scales, buffers)
 
 
 def _ceil(x: float) -> int:
@@ -125,37 +268,19 @@ def _clog2(n: int) -> int:
     return math.ceil(math.log2(n)) if n > 1 else 0
 
 
-def layer_resources(spec: LayerSpec) -> LayerResources:
-    """Resources of one layer of the event-driven template."""
-    p = spec.parallelism
-    acc = acc_bits(spec) or FP32_BITS  # fp datapaths costed as 32-bit integer ones (lower bound)
-    if spec.spiking:
-        ops = 3 if spec.has_membrane_state else 2  # adder + leak + comparator / adder + comparator
-    else:
-        ops = 1  # readout: accumulate only
-    unit_luts = ops * acc
-    dsp = 0
-    if not spec.input_is_spike:
-        if _uses_dsp(spec):
-            dsp = p * dsp_per_multiplier(spec.weight_bits, spec.input_bits)
-        else:
-            unit_luts += lut_multiplier_luts(int(spec.weight_bits), int(spec.input_bits))
-    wmem, mmem = weight_memory(spec), membrane_memory(spec)
-    lut = (
-        FINN_LUT_CONTROL
-        + math.ceil(FINN_LUT_PER_UNIT_FACTOR * p * unit_luts)
-        + wmem.lutram_luts
-        + mmem.lutram_luts
-    )
-    # FFs: per unit a state register and a weight register (+ product register for MACs);
-    # per layer the weight-address, neuron-index and timestep counters (docs: template count).
-    unit_ff = acc + spec.weight_read_bits
-    if not spec.input_is_spike:
-        unit_ff += (spec.weight_bits or FP32_BITS) + (spec.input_bits or FP32_BITS)
-    ff = p * unit_ff + _clog2(max(wmem.depth, 1)) + _clog2(spec.n_neurons) + _clog2(spec.timesteps)
+def _dot(coefficients: tuple[float, ...], features: tuple[float, ...]) -> float:
+    return sum(c * f for c, f in zip(coefficients, features))
+
+
+def layer_resources(spec: LayerSpec, constants: TemplateConstants = DEFAULT_CONSTANTS) -> LayerResources:
+    """Resources of one layer of the template under the given constants."""
+    counts = layer_counts(spec, constants.lutram_max_depth)
+    lut = _ceil(_dot(tuple(getattr(constants, n) for n in LUT_TERMS), counts.lut_features()))
+    ff = _ceil(_dot(tuple(getattr(constants, n) for n in FF_TERMS), counts.ff_features()))
     return LayerResources(
-        lut=lut, ff=ff, bram18=wmem.bram18 + mmem.bram18, dsp=dsp, weight_memory=wmem,
-        membrane_memory=mmem,
+        lut=lut, ff=ff, bram18=counts.bram18, dsp=counts.dsp,
+        weight_memory=counts.memories["weights"], membrane_memory=counts.memories["membranes"],
+        memory_lutram_luts=counts.memory_luts,
     )
 
 

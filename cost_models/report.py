@@ -212,7 +212,7 @@ class _LayerStatic:
 @lru_cache(maxsize=8192)
 def _layer_static(spec: LayerSpec, target: Target) -> _LayerStatic:
     if target.kind == "fpga":
-        res = layer_resources(spec)
+        res = layer_resources(spec, target.template)
         wkind = res.weight_memory.kind if res.weight_memory.kind != "none" else "lutram"
         mkind = res.membrane_memory.kind if res.membrane_memory.kind != "none" else "lutram"
     else:
@@ -284,7 +284,7 @@ def evaluate(
                 ff=res.ff if res else None,
                 bram18=res.bram18 if res else None,
                 dsp=res.dsp if res else None,
-                lutram_luts=(res.weight_memory.lutram_luts + res.membrane_memory.lutram_luts) if res else None,
+                lutram_luts=res.memory_lutram_luts if res else None,
                 latency_cycles=cycles,
                 **st.util,
             )

@@ -16,6 +16,8 @@ from typing import Any, NoReturn
 
 import yaml
 
+from cost_models.template_constants import DEFAULT_CONSTANTS, TemplateConstants
+
 TARGETS_DIR = Path(__file__).with_name("targets")
 TARGET_KINDS = ("asic", "fpga")
 FPGA_CAPACITIES = ("lut", "ff", "bram18", "dsp")
@@ -31,7 +33,7 @@ ENERGY_OPS = {"int_add": "anchors", "int_mult": "anchors", "fp32_add": "value", 
 FPGA_ONLY_QUANTITIES = frozenset({"lut", "ff", "bram", "dsp"})
 
 _TOP_REQUIRED = ("name", "kind", "description", "clock_hz", "energy_pj", "memories")
-_TOP_OPTIONAL = ("static_power_w", "capacities")
+_TOP_OPTIONAL = ("static_power_w", "capacities", "fpga_template", "calibration")
 
 
 class TargetError(ValueError):
@@ -71,6 +73,9 @@ class Target:
     memories: dict[str, MemorySpec]
     sources: dict[str, str] = field(default_factory=dict)  # dotted field -> source string
     path: str = ""
+    # constants of the FPGA template's LUT/FF formulas (fitted ones from `dse calibrate`)
+    template: TemplateConstants = DEFAULT_CONSTANTS
+    calibration: dict[str, Any] = field(default_factory=dict)  # the fit record, as written
 
     def produces(self, quantity: str) -> bool:
         """Whether this target yields a value for the quantity (ASICs produce no LUT/FF/BRAM/DSP)."""
@@ -159,6 +164,13 @@ def _parse(path: Path) -> Target:
     fp32_add = p.constant(energy["fp32_add"], "energy_pj.fp32_add")
     fp32_mult = p.constant(energy["fp32_mult"], "energy_pj.fp32_mult")
 
+    template = DEFAULT_CONSTANTS
+    if "fpga_template" in data:
+        if kind != "fpga":
+            p.fail("fpga_template", "applies to fpga targets only")
+        template = p.template(data["fpga_template"], "fpga_template")
+    calibration = p.mapping(data["calibration"], "calibration") if "calibration" in data else {}
+
     mems = p.mapping(data["memories"], "memories")
     memories: dict[str, MemorySpec] = {}
     for mem_kind, spec in mems.items():
@@ -184,6 +196,8 @@ def _parse(path: Path) -> Target:
         memories=memories,
         sources=p.sources,
         path=str(path),
+        template=template,
+        calibration=dict(calibration),
     )
 
 
@@ -243,6 +257,27 @@ class _Parser:
             self.fail(f"{field_name}.value", "missing field")
         self._source(node, field_name)
         return self.number(node["value"], f"{field_name}.value")
+
+    def template(self, value: Any, field_name: str) -> TemplateConstants:
+        """Template constants: any of TemplateConstants' fields as {value, source} (>= 0)."""
+        node = self.mapping(value, field_name)
+        names = TemplateConstants.names()
+        unknown = sorted(set(node) - set(names))
+        if unknown:
+            self.fail(f"{field_name}.{unknown[0]}", f"unknown constant; accepted: {', '.join(names)}")
+        values: dict[str, float] = {}
+        for name in names:
+            if name not in node:
+                continue
+            where = f"{field_name}.{name}"
+            item = self.mapping(node[name], where)
+            self._keys(item, where, ("value", "source"))
+            self._source(item, where)
+            number = item.get("value")
+            if isinstance(number, bool) or not isinstance(number, (int, float)) or not math.isfinite(number) or number < 0:
+                self.fail(f"{where}.value", f"must be a number >= 0, got {number!r}")
+            values[name] = int(number) if name == "lutram_max_depth" else float(number)
+        return TemplateConstants(**{**DEFAULT_CONSTANTS.__dict__, **values})
 
     def anchors(self, value: Any, field_name: str) -> tuple[tuple[int, float], ...]:
         """An {anchors: {bits: pJ, ...}, source} mapping with at least two anchors."""

@@ -312,9 +312,11 @@ def test_fpga_latency_and_resources_by_hand(fpga):
     assert r.latency_s == pytest.approx((l0.latency_cycles + l1.latency_cycles) / 1e8)
     # weight memory of layer 0: width 4 x 4 = 16 bits, depth 8192 / 4 = 2048 -> 2 x 1 BRAM18
     assert l0.weight_memory_kind == "bram18" and l0.bram18 == math.ceil(2048 / 1024) * 1
-    assert l0.dsp == 0  # 4-bit x 8-bit multipliers in LUTs
+    # 4-bit x 8-bit weight multipliers in LUTs; one acc x M_i scale multiplier per unit in a DSP
+    # (acc 4 + 8 + 6 = 18 bits x 18 bits); the readout's 2 units multiply their sums by M_i
+    assert l0.dsp == 4 and l1.dsp == 2
     r8 = evaluate(mlp(widths=(128,), wbits=(8, 8), T=4, parallelism=(4, 2)), fpga)
-    assert r8.layers[0].dsp == 4 and r8.dsp == 4
+    assert r8.layers[0].dsp == 4 + 4 and r8.dsp == 8 + 2  # + one 8 x 8 weight multiplier per unit
     assert r.lut > 2 * 300 and r.ff > 0
 
 

@@ -242,7 +242,7 @@ def test_ff_bram_dsp_grow_with_weight_bits_and_lut_within_each_multiplier_kind(s
     # at 4 -> 5 bits the multiplier moves to a DSP, so LUTs may drop there (documented)
     assert _nondecreasing([rs[w][0] for w in range(1, 5)])
     assert _nondecreasing([rs[w][0] for w in range(5, 17)])
-    assert rs[4][3] == 0 and rs[5][3] > 0  # the DSP switch
+    assert rs[5][3] > rs[4][3]  # the DSP switch (the acc x M_i scale multipliers are DSPs at every width)
     # full precision (fp32) costs at least as much as any integer width
     fp = _res(make(None, 8, p))
     assert all(fp[k] >= rs[16][k] for k in range(4))

@@ -1,0 +1,140 @@
+"""`dse calibrate`: fit the FPGA template's LUT/FF constants to synthesis reports, write a target file.
+
+    dse calibrate --reports DIR --target NAME|FILE --out calibrated.yaml
+
+DIR holds the reports (yosys `stat -json` files, Vivado report_utilization text) and a
+`manifest.yaml` pairing each report with the design's Candidate (the template's parameters):
+
+    designs:
+      - name: mlp-64-32-10-w4-m8-p4.2
+        report: mlp-64-32-10-w4-m8-p4.2.json    # path relative to DIR
+        format: yosys-json                      # optional: yosys-json | vivado-utilization (else detected)
+        candidate: {family: mlp, widths: [32], weight_bits: [4, 4], membrane_bits: [8], timesteps: 4,
+                    parallelism: [4, 2], input_shape: [1, 1, 64], num_classes: 10}
+
+The output is the base target's file with an `fpga_template` section (the fitted constants, each
+with its source) and a `calibration` record (errors before, after and held out, residuals per
+design); `--target calibrated.yaml` then uses it everywhere. Bad input: one line, exit 2, no file.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from dse.errors import UserError
+
+MANIFEST = "manifest.yaml"
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register the `calibrate` subcommand; returns its parser."""
+    p = subparsers.add_parser(
+        "calibrate",
+        help="fit the FPGA template's LUT/FF constants to synthesis reports and write a target file",
+        description="Fit the constants of the FPGA layer template (per-layer control LUTs, LUTs per datapath "
+        "bit, per LUT-multiplier LUT and per LUTRAM LUT, FFs per register bit) to synthesized designs "
+        f"(yosys stat -json or Vivado report_utilization text, listed in DIR/{MANIFEST} with their "
+        "candidates), and write the base target with the fitted constants and the fit's residuals.",
+    )
+    p.add_argument("--reports", required=True, metavar="DIR",
+                   help=f"folder with the reports and {MANIFEST} (see benchmarks/synthesis/reports/)")
+    p.add_argument("--target", required=True, metavar="NAME|FILE",
+                   help="FPGA target to start from: a shipped name (fpga-small, ...) or a target YAML")
+    p.add_argument("--out", required=True, metavar="FILE.yaml", help="calibrated target file to write")
+    return p
+
+
+def _manifest(folder: Path) -> list[dict]:
+    path = folder / MANIFEST
+    if not folder.is_dir():
+        raise UserError(f"--reports {folder}: not a folder")
+    if not path.is_file():
+        raise UserError(f"--reports {folder}: no {MANIFEST} (a list 'designs:' of name, report, candidate)")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise UserError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    designs = data.get("designs") if isinstance(data, dict) else None
+    if not isinstance(designs, list):
+        raise UserError(f"{path}: needs a list 'designs:' of entries with name, report, candidate")
+    for i, entry in enumerate(designs):
+        if not isinstance(entry, dict) or not {"report", "candidate"} <= set(entry):
+            raise UserError(f"{path}: designs[{i}] needs 'report' and 'candidate'")
+    return designs
+
+
+def load_points(folder: str | Path) -> list[Any]:
+    """The DesignPoints of a report folder (manifest + reports); UserError on any bad entry."""
+    from cost_models.calibrate import DesignPoint
+    from cost_models.synthesis_reports import ReportError, read_report
+    from search_spaces.candidate import Candidate
+
+    folder = Path(folder)
+    points = []
+    for i, entry in enumerate(_manifest(folder)):
+        name = str(entry.get("name", entry["report"]))
+        try:
+            candidate = Candidate.from_dict(dict(entry["candidate"]))
+        except (TypeError, ValueError) as exc:
+            raise UserError(f"{folder / MANIFEST}: designs[{i}] ({name}): candidate: {str(exc).splitlines()[0]}") from None
+        fmt = entry.get("format")
+        try:
+            measured = read_report(folder / str(entry["report"]), fmt)
+        except ReportError as exc:
+            raise UserError(str(exc)) from None
+        points.append(DesignPoint(name, candidate, measured))
+    return points
+
+
+def calibrated_target_yaml(base_path: str, calibration: Any, source: str) -> str:
+    """The base target file's content plus the fitted fpga_template and the calibration record."""
+    data = yaml.safe_load(Path(base_path).read_text())
+    data["name"] = f"{data['name']}-calibrated"
+    data["description"] = f"{data['description']}; template constants fitted to {source}"
+    data["fpga_template"] = {
+        name: {"value": round(float(getattr(calibration.constants, name)), 6),
+               "source": f"fitted by dse calibrate to {len(calibration.names)} designs in {source}"}
+        for fit in calibration.fits.values() for name in fit.terms
+    }
+    data["calibration"] = calibration.record(source)
+    return yaml.safe_dump(data, sort_keys=False, width=120)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Execute `dse calibrate`; returns 0. Raises UserError on bad input (nothing is written then)."""
+    from cost_models.calibrate import CalibrationError, calibrate
+    from cost_models.targets import TargetError, load_target
+    from dse.export._files import write_text
+
+    try:
+        target = load_target(args.target)
+    except TargetError as exc:
+        raise UserError(str(exc)) from None
+    if target.kind != "fpga":
+        raise UserError(f"--target {args.target} is a {target.kind} target; calibration fits FPGA targets")
+    out = Path(args.out)
+    if out.suffix not in (".yaml", ".yml"):
+        raise UserError(f"--out {out}: a target file must end in .yaml or .yml")
+    if not out.parent.is_dir():
+        raise UserError(f"--out {out}: folder {out.parent} does not exist")
+    points = load_points(args.reports)
+    try:
+        cal = calibrate(points, target.template)
+    except CalibrationError as exc:
+        raise UserError(str(exc)) from None
+    text = calibrated_target_yaml(target.path, cal, str(args.reports))
+    try:
+        write_text(out, text)
+    except OSError as exc:
+        raise UserError(f"--out {out}: cannot write ({exc.strerror})") from None
+    load_target(out)  # the written file must load as a target
+    for q, fit in cal.fits.items():
+        print(f"{q}: mean |error| {fit.before_mean_abs_rel_error:.1%} with {target.name}'s constants, "
+              f"{fit.fit_mean_abs_rel_error:.1%} fitted, {fit.heldout_mean_abs_rel_error:.1%} held out "
+              f"(leave-one-out, {len(cal.names)} designs)")
+    print(f"wrote {out}")
+    return 0

@@ -1,0 +1,291 @@
+// One weight layer of the snn-dse FPGA template (docs/cost-models.md, section 5;
+// integer semantics in docs/integer-semantics.md).
+//
+// P parallel units. Neuron-major, event-driven: for each group g of P neurons the layer walks
+// the input event list once (one cycle per event: read the P weights of input j for the group,
+// every unit accumulates its weight, or weight x input code on the dense layer 0), then updates
+// the P neurons at once:
+//   hidden (LIF): H = m (2^K - 1) 2^F + acc M;  h = round_half_even(H / 2^(F+K));
+//                 h = clamp(h, B bits); spike = h >= 2^(B-2); m_next = spike ? 0 : h
+//   readout:      racc += acc over the T steps; after the last step logit = racc M
+// Spikes are written serially (lowest unit first) to the next layer's event list.
+// Memories: weight ROM (depth GROUPS x N_IN, width P x W), scale ROM (depth GROUPS, width
+// P x MB), membrane / readout accumulator RAM (depth GROUPS, width P x B or P x RACC).
+`default_nettype none
+
+module snn_layer #(
+    parameter integer N_IN = 64,       // fan-in (inputs)
+    parameter integer N_OUT = 32,      // neurons
+    parameter integer P = 4,           // parallel units
+    parameter integer W = 4,           // weight bits
+    parameter integer ENC = 0,         // stored code: 0 two's complement q; 1 odd levels j, q = 2j - (2^W - 1)
+    parameter integer DENSE = 0,       // 1: dense input codes of A bits (layer 0); 0: spike events
+    parameter integer A = 8,           // input code bits (signed), dense layer only
+    parameter integer LUT_MULT = 1,    // dense layer: weight x input in LUTs (shift-add), else `*`
+    parameter integer READOUT = 0,     // 1: non-spiking readout accumulating over T
+    parameter integer B = 8,           // membrane bits (hidden layers)
+    parameter integer ACC = 12,        // per-timestep accumulator bits
+    parameter integer RACC = 16,       // readout accumulator bits over T steps
+    parameter integer MB = 17,         // scale multiplier bits (unsigned M_i)
+    parameter integer F = 10,          // fractional bits of M_i
+    parameter integer K = 1,           // leak shift: tau = 2^K
+    parameter WMEM = "w.mem",          // $readmemh file of the weight ROM
+    parameter SMEM = "s.mem",          // $readmemh file of the scale ROM
+    parameter WSTYLE = "block",        // rom_style of the weight ROM: "block", or "auto" (LUT logic)
+    parameter SSTYLE = "auto",         // rom_style of the scale ROM
+    parameter MSTYLE = "distributed",  // ram_style of the membrane RAM
+    // derived
+    parameter integer GROUPS = (N_OUT + P - 1) / P,
+    parameter integer EW = (N_IN > 1) ? $clog2(N_IN + 1) : 1,         // event count bits
+    parameter integer IAW = (N_IN > 1) ? $clog2(N_IN) : 1,            // input address bits
+    parameter integer IDW = DENSE ? A : IAW,                          // input list data bits
+    parameter integer OAW = (N_OUT > 1) ? $clog2(N_OUT) : 1,
+    parameter integer NW = (GROUPS * P > 1) ? $clog2(GROUPS * P) : 1,  // neuron index incl. padding
+    parameter integer WDEPTH = GROUPS * N_IN,
+    parameter integer WAW = (WDEPTH > 1) ? $clog2(WDEPTH) : 1,
+    parameter integer GW = (GROUPS > 1) ? $clog2(GROUPS) : 1,
+    parameter integer SW = READOUT ? RACC : B,                        // state bits per unit
+    parameter integer LW = RACC + MB + 1                              // readout logit bits
+) (
+    input wire clk,
+    input wire rst,
+    input wire start,                    // pulse: run one timestep
+    input wire first_step,               // t == 0: stored states read as 0
+    input wire last_step,                // t == T-1: the readout emits its results
+    input wire [EW-1:0] in_count,        // events in the list (dense: ignored, N_IN)
+    output wire [IAW-1:0] in_raddr,      // event list / input code read address
+    input wire [IDW-1:0] in_rdata,       // registered read data, one cycle after in_raddr
+    output reg out_we,                   // one output spike
+    output reg [OAW-1:0] out_idx,
+    output reg res_valid,                // readout: P results of group res_group
+    output reg [GW-1:0] res_group,
+    output reg [P*RACC-1:0] res_sum,
+    output reg [P*LW-1:0] res_logit,
+    output reg done                      // pulse: timestep finished
+);
+    // ---------------- memories ----------------
+    (* rom_style = WSTYLE, ram_style = WSTYLE *) reg [P*W-1:0] wrom [0:WDEPTH-1];
+    (* rom_style = SSTYLE, ram_style = SSTYLE *) reg [P*MB-1:0] srom [0:GROUPS-1];
+    (* ram_style = MSTYLE *) reg [P*SW-1:0] sram [0:GROUPS-1];
+    integer init_i;
+    initial begin
+        $readmemh(WMEM, wrom);
+        $readmemh(SMEM, srom);
+        for (init_i = 0; init_i < GROUPS; init_i = init_i + 1) sram[init_i] = {P*SW{1'b0}};
+    end
+
+    reg [WAW-1:0] w_raddr;
+    reg [P*W-1:0] w_rdata;
+    always @(posedge clk) w_rdata <= wrom[w_raddr];
+
+    reg [GW-1:0] s_raddr;
+    reg [P*MB-1:0] s_rdata;
+    reg [P*SW-1:0] m_rdata;
+    reg m_we;
+    reg [P*SW-1:0] m_wdata;
+    always @(posedge clk) begin
+        s_rdata <= srom[s_raddr];
+        m_rdata <= sram[s_raddr];
+        if (m_we) sram[s_raddr] <= m_wdata;
+    end
+
+    // ---------------- control ----------------
+    localparam [2:0] S_IDLE = 3'd0, S_ACC = 3'd1, S_DRAIN = 3'd2, S_RD = 3'd3,
+                     S_MUL = 3'd4, S_UPD = 3'd5, S_EMIT = 3'd6;
+    reg [2:0] state;
+    reg [GW-1:0] g;
+    reg [WAW-1:0] wbase;        // g * N_IN
+    reg [EW-1:0] e;             // next event to issue
+    reg [EW-1:0] count;
+    reg v1, v2, v3;             // pipeline valid: list data, weight address, weight data
+    reg signed [A-1:0] x1, x2;  // dense: input code aligned with the stages
+    reg [P-1:0] mask;
+    reg [NW-1:0] gbase;         // g * P (first neuron of the group)
+    reg [EW-1:0] e_prev;        // dense: address of the code now on in_rdata
+
+    assign in_raddr = e[IAW-1:0];
+    wire [IAW-1:0] j_in;        // input index of the event on in_rdata
+    generate
+        if (DENSE) begin : jd
+            assign j_in = e_prev[IAW-1:0];
+        end else begin : js
+            assign j_in = in_rdata[IAW-1:0];
+        end
+    endgenerate
+
+    // ---------------- P units ----------------
+    reg signed [ACC-1:0] acc [0:P-1];
+    reg signed [ACC+MB:0] prod [0:P-1];
+    reg signed [SW-1:0] m_cur [0:P-1];
+    wire [P-1:0] spike;
+    wire [P*SW-1:0] m_next;
+    wire [P*RACC-1:0] racc_next;
+
+    genvar u;
+    generate
+        for (u = 0; u < P; u = u + 1) begin : unit
+            // weight code of this unit
+            wire [W-1:0] wbits = w_rdata[u*W +: W];
+            wire signed [W+1:0] odd = {1'b0, wbits, 1'b0} - ((1 << W) - 1);
+            wire signed [W:0] wval = ENC ? odd[W:0] : {wbits[W-1], wbits};
+            wire signed [ACC-1:0] term;
+            if (DENSE) begin : mac
+                wire signed [W+A:0] p_full;
+                if (LUT_MULT) begin : lutmul
+                    // shift-add multiplier (kept out of DSPs): sum of W partial products
+                    integer bi;
+                    reg signed [W+A:0] sacc;
+                    always @* begin
+                        sacc = 0;
+                        if (ENC) begin  // q x = 2 j x - (2^W - 1) x
+                            for (bi = 0; bi < W; bi = bi + 1)
+                                if (wbits[bi]) sacc = sacc + (x2 <<< (bi + 1));
+                            sacc = sacc - ((x2 <<< W) - x2);
+                        end else begin  // two's complement: the top bit weighs -2^(W-1)
+                            for (bi = 0; bi < W - 1; bi = bi + 1)
+                                if (wbits[bi]) sacc = sacc + (x2 <<< bi);
+                            if (wbits[W-1]) sacc = sacc - (x2 <<< (W - 1));
+                        end
+                    end
+                    assign p_full = sacc;
+                end else begin : dspmul
+                    assign p_full = wval * x2;
+                end
+                assign term = p_full;
+            end else begin : ac
+                assign term = wval;
+            end
+
+            always @(posedge clk) begin
+                if (state == S_IDLE || state == S_EMIT) acc[u] <= 0;
+                else if (v3) acc[u] <= acc[u] + term;
+            end
+
+            wire [MB-1:0] mval = s_rdata[u*MB +: MB];
+            wire signed [SW-1:0] mst = first_step ? {SW{1'b0}} : m_rdata[u*SW +: SW];
+            always @(posedge clk) if (state == S_MUL) begin
+                if (READOUT) prod[u] <= 0;
+                else prod[u] <= acc[u] * $signed({1'b0, mval});
+                m_cur[u] <= mst;
+            end
+
+            if (READOUT) begin : ro
+                wire signed [RACC-1:0] sum = m_cur[u] + acc[u];
+                assign racc_next[u*RACC +: RACC] = sum;
+                assign m_next[u*SW +: SW] = sum;
+                assign spike[u] = 1'b0;
+            end else begin : lif
+                localparam integer S = F + K;
+                localparam integer HW = ((B + K + F > ACC + MB + 1) ? B + K + F : ACC + MB + 1) + 2;
+                wire signed [HW-1:0] mterm = (($signed(m_cur[u]) <<< K) - m_cur[u]) <<< F;
+                wire signed [HW-1:0] H = mterm + prod[u];
+                wire signed [HW-1:0] h;
+                if (S > 0) begin : rnd
+                    wire signed [HW-1:0] q = H >>> S;
+                    wire [S-1:0] r = H[S-1:0];
+                    wire [S-1:0] half = {1'b1, {(S-1){1'b0}}};
+                    wire up = (r > half) || ((r == half) && q[0]);
+                    assign h = q + up;
+                end else begin : nornd
+                    assign h = H;
+                end
+                localparam signed [HW-1:0] HI = (1 <<< (B - 1)) - 1;
+                localparam signed [HW-1:0] LO = -(1 <<< (B - 1));
+                localparam signed [HW-1:0] THR = 1 <<< (B - 2);
+                wire signed [B-1:0] hc = (h > HI) ? HI[B-1:0] : (h < LO) ? LO[B-1:0] : h[B-1:0];
+                wire valid_unit = ({1'b0, gbase} + u) < N_OUT;
+                assign spike[u] = valid_unit && (h >= THR);
+                assign m_next[u*SW +: SW] = spike[u] ? {SW{1'b0}} : hc;
+                assign racc_next[u*RACC +: RACC] = {RACC{1'b0}};
+            end
+        end
+    endgenerate
+
+    // lowest set bit of the spike mask
+    reg [NW-1:0] low_idx;
+    integer li;
+    always @* begin
+        low_idx = 0;
+        for (li = P - 1; li >= 0; li = li - 1)
+            if (mask[li]) low_idx = li;
+    end
+
+    integer pi;
+    always @(posedge clk) begin
+        done <= 1'b0;
+        out_we <= 1'b0;
+        res_valid <= 1'b0;
+        m_we <= 1'b0;
+        if (rst) begin
+            state <= S_IDLE;
+            v1 <= 1'b0;
+            v2 <= 1'b0;
+            v3 <= 1'b0;
+        end else begin
+            // accumulate pipeline: list read -> weight read -> accumulate
+            v1 <= (state == S_ACC) && (e < count);
+            v2 <= v1;
+            v3 <= v2;
+            e_prev <= e;
+            x2 <= x1;
+            if (v1) begin
+                w_raddr <= wbase + j_in;
+                x1 <= in_rdata;
+            end
+            case (state)
+                S_IDLE: if (start) begin
+                    g <= 0;
+                    gbase <= 0;
+                    wbase <= 0;
+                    e <= 0;
+                    count <= DENSE ? N_IN : in_count;
+                    state <= S_ACC;
+                end
+                S_ACC: begin
+                    if (e < count) e <= e + 1;
+                    else state <= S_DRAIN;
+                end
+                S_DRAIN: if (!v1 && !v2 && !v3) begin
+                    s_raddr <= g;
+                    state <= S_RD;
+                end
+                S_RD: state <= S_MUL;     // scale ROM and state RAM read
+                S_MUL: state <= S_UPD;    // product register
+                S_UPD: begin
+                    m_we <= 1'b1;
+                    m_wdata <= READOUT ? racc_next : m_next;
+                    mask <= spike;
+                    if (READOUT && last_step) begin
+                        res_valid <= 1'b1;
+                        res_group <= g;
+                        res_sum <= racc_next;
+                        for (pi = 0; pi < P; pi = pi + 1)
+                            res_logit[pi*LW +: LW] <= $signed(racc_next[pi*RACC +: RACC])
+                                                      * $signed({1'b0, s_rdata[pi*MB +: MB]});
+                    end
+                    state <= S_EMIT;
+                end
+                S_EMIT: begin
+                    if (mask != 0) begin
+                        out_we <= 1'b1;
+                        out_idx <= gbase + low_idx;  // < N_OUT: padding units never spike
+                        mask <= mask & (mask - 1);
+                    end else if (g == GROUPS - 1) begin
+                        done <= 1'b1;
+                        state <= S_IDLE;
+                    end else begin
+                        g <= g + 1;
+                        gbase <= gbase + P;
+                        wbase <= wbase + N_IN;
+                        e <= 0;
+                        state <= S_ACC;
+                    end
+                end
+                default: state <= S_IDLE;
+            endcase
+        end
+    end
+
+endmodule
+
+`default_nettype wire

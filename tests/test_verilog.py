@@ -1,0 +1,105 @@
+"""The exported Verilog equals the integer reference simulation bit for bit (iverilog + vvp)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cost_models.fpga import SCALE_CODE_BITS, timestep_acc_bits, weight_memory_depth
+from cost_models.network import layer_specs
+from dse.errors import UserError
+from dse.hardware.synthetic import random_input_codes, random_integer_network
+from dse.hardware.testbench import iverilog_available, simulate_verilog
+from dse.hardware.verilog_template import layer_parameters, verilog_design, weight_mem_lines
+from dse.integer_sim import simulate
+from search_spaces.candidate import Candidate
+
+needs_iverilog = pytest.mark.skipif(not iverilog_available(), reason="iverilog/vvp not installed (apt-get install iverilog)")
+
+# (sizes, weight bits, membrane bits, P): weights 1-8 bits, membranes 4-16 bits, P in {1, 2, 4}
+DESIGNS = [
+    ((16, 12, 5), (4, 3), (8,), (4, 2)),
+    ((20, 9, 7, 3), (1, 2, 8), (4, 16), (1, 4, 2)),
+    ((24, 10, 6), (8, 1), (12,), (2, 1)),
+    ((12, 8, 8, 4), (5, 7, 2), (6, 10), (4, 1, 4)),
+]
+
+
+def _reference(net, codes):
+    return simulate(net, codes.reshape(codes.shape[0], 1, 1, -1))
+
+
+def _assert_bit_exact(net, codes, tmp_path):
+    ref = _reference(net, codes)
+    run = simulate_verilog(verilog_design(net), codes, net.timesteps, workdir=tmp_path)
+    assert sum(int(s.sum()) for s in ref.spikes) > 0, "a design that never spikes tests nothing"
+    for layer, (a, b) in enumerate(zip(ref.spikes, run.spikes)):
+        assert np.array_equal(a.reshape(b.shape), b), f"spikes of layer {layer} differ"
+    assert np.array_equal(ref.logits.astype(object), run.logits)
+    sums = ref.logits.astype(object) // np.maximum(net.layers[-1].multiplier.astype(object), 1)
+    nonzero = net.layers[-1].multiplier > 0
+    assert np.array_equal(sums[:, nonzero], run.readout_sums[:, nonzero])
+    return run
+
+
+@needs_iverilog
+@pytest.mark.parametrize("sizes,wbits,mbits,par", DESIGNS, ids=["-".join(map(str, d[0])) for d in DESIGNS])
+def test_verilog_spikes_and_logits_equal_the_integer_simulation(sizes, wbits, mbits, par, tmp_path):
+    net = random_integer_network(sizes, wbits, mbits, par, timesteps=4, seed=len(sizes) + sum(wbits))
+    codes = random_input_codes(sizes[0], 6, seed=3)
+    _assert_bit_exact(net, codes, tmp_path)
+
+
+@needs_iverilog
+def test_verilog_of_a_real_model_export_equals_the_integer_simulation(tmp_path):
+    """The path a user takes: SpikingNet -> integer_network (hardware F) -> Verilog."""
+    torch = pytest.importorskip("torch")
+    from dse.export.integer_network import integer_network
+    from dse.model import build_model
+
+    torch.manual_seed(0)
+    cand = Candidate(family="mlp", widths=(12,), weight_bits=(4, 3), membrane_bits=(6,), timesteps=3,
+                     parallelism=(4, 2), input_shape=(1, 4, 4), num_classes=4)
+    model = build_model(cand)
+    with torch.no_grad():
+        model.weight_layers[0].weight.mul_(4.0)  # a random init this small rarely reaches threshold
+    net = integer_network(model, in_step=0.25, scale_bits="auto")
+    codes = random_input_codes(16, 8, seed=5)
+    _assert_bit_exact(net, codes, tmp_path)
+
+
+def test_verilog_parameters_are_the_cost_models_quantities():
+    net = random_integer_network((64, 32, 10), (4, 4), (8,), (4, 2))
+    cand = Candidate(family="mlp", widths=(32,), weight_bits=(4, 4), membrane_bits=(8,), timesteps=4,
+                     parallelism=(4, 2), input_shape=(1, 1, 64), num_classes=10)
+    for prm, spec, layer in zip(layer_parameters(net), layer_specs(cand), net.layers):
+        assert prm.groups * prm.n_in == weight_memory_depth(spec)
+        assert len(weight_mem_lines(layer, prm)) == weight_memory_depth(spec)
+        assert prm.acc == timestep_acc_bits(4, spec.fan_in, 8 if spec.index == 0 else 1)
+        assert prm.mb == SCALE_CODE_BITS and prm.p == spec.parallelism
+    ro = layer_parameters(net)[-1]
+    assert ro.readout == 1 and ro.racc == layer_specs(cand)[-1].membrane_bits  # 4 + 5 + 2 + 1 = 12
+    assert layer_parameters(net)[0].wstyle == "block" and ro.sstyle == "auto"  # 512 deep; 5 deep
+
+
+def test_weight_words_pack_p_codes_lowest_unit_first():
+    net = random_integer_network((3, 2, 2), (4, 4), (8,), (2, 2))
+    layer = net.layers[0]
+    layer.codes = np.array([[1, -1, 7], [-7, 0, 2]])
+    prm = layer_parameters(net)[0]
+    assert weight_mem_lines(layer, prm) == ["91", "0f", "27"]  # unit 1 in the high nibble
+
+
+def test_refuses_what_the_template_cannot_express():
+    net = random_integer_network((16, 8, 4), (4, 4), (8,), (2, 2))
+    net.layers[0].multiplier = net.layers[0].multiplier * 2**SCALE_CODE_BITS
+    with pytest.raises(UserError, match=r"layer0: multipliers M_i need \d+ bits.*scale bits 'auto'"):
+        verilog_design(net)
+    net = random_integer_network((16, 8, 4), (4, 4), (8,), (2, 2))
+    net.layers[0].kind = "conv"
+    with pytest.raises(UserError, match="conv layers are not in the Verilog template; accepted: fully connected"):
+        verilog_design(net)
+    net = random_integer_network((16, 8, 4), (4, 4), (8,), (2, 2))
+    net.layers[0].threshold_lsb = 5
+    with pytest.raises(UserError, match="threshold 5 LSBs"):
+        verilog_design(net)
