@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -83,7 +84,9 @@ def read_checkpoint(path: str | Path, label: str | None = None) -> Checkpoint:
     if not Path(path).is_file():
         raise UserError(f"cannot read checkpoint {where}: no such file")
     try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # a foreign pickle protocol warns before it fails: the error says it all
+            warnings.simplefilter("ignore")
+            data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # pickle/zip errors of many kinds
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else "corrupt"
         raise UserError(f"{where} is not a readable checkpoint ({type(exc).__name__}: {first[:160]})") from None

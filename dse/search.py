@@ -19,6 +19,7 @@ import optuna
 from cost_models.report import evaluate, quantity
 from cost_models.screen import constraint_values, screen
 from cost_models.targets import Target
+from dse.artifacts import default_artifact_dir, record_trial_model
 from dse.data import DataSplits
 from dse.errors import UserError
 from dse.train import Fidelity, train_candidate
@@ -44,6 +45,7 @@ class SearchSettings:
     sampler: str
     seed: int
     dataset: str
+    artifact_dir: str | None = None  # trained weights as Optuna artifacts; None: DIR/artifacts beside sqlite:///DIR/x.db
 
     def fingerprint(self) -> dict[str, Any]:
         """What must match for a stored study to be resumed by these settings."""
@@ -131,6 +133,7 @@ class TrialRunner:
             trial.set_user_attr("cost", screened.report.to_dict())
             return self.values(screened.report, SCREENED_ACCURACY)
         result = train_candidate(candidate, self.data, s.fidelity, seed=s.seed * 100003 + trial.number, device=self.device)
+        record_trial_model(trial, result.model, s.artifact_dir or default_artifact_dir(s.storage_url), self.data)
         report = evaluate(candidate, s.target, result.activity)
         for key, value in constraint_values(report, s.target, s.budgets).items():
             trial.set_constraint(key, value)

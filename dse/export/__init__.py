@@ -7,6 +7,7 @@
 | nir    | network.nir + network.nir.json (sidecar)            | nir_format.py  |
 | mem    | layerI_weights.mem / .coe + mem_manifest.json       | mem_format.py  |
 | pt     | model.pt (state dict + candidate, a checkpoint)     | pt_format.py   |
+| verilog | snn_layer.v, snn_top.v, verilog_*.mem, verilog_params.json | verilog.py |
 
 export_to(ctx, formats, out, force) writes every format into a temporary folder beside `out` and
 renames it into place only when all succeeded, so a refused format leaves nothing behind.
@@ -34,6 +35,7 @@ FORMATS: dict[str, str] = {
     "nir": "dse.export.nir_format",
     "mem": "dse.export.mem_format",
     "pt": "dse.export.pt_format",
+    "verilog": "dse.export.verilog",
 }
 MANIFEST_NAME = "export.json"
 
