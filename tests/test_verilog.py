@@ -103,3 +103,36 @@ def test_refuses_what_the_template_cannot_express():
     net.layers[0].threshold_lsb = 5
     with pytest.raises(UserError, match="threshold 5 LSBs"):
         verilog_design(net)
+
+
+def test_dse_export_verilog_writes_the_design_and_refuses_conv_leaving_nothing(tmp_path):
+    torch = pytest.importorskip("torch")
+    from dse.export import ExportContext, export_to
+
+    from dse.model import build_model
+
+    torch.manual_seed(0)
+    cand = Candidate(family="mlp", widths=(8,), weight_bits=(4, 4), membrane_bits=(8,), timesteps=2,
+                     parallelism=(2, 2), input_shape=(1, 4, 4), num_classes=3)
+    ctx = ExportContext(model=build_model(cand), dataset="digits", source="test")
+    files = export_to(ctx, ["verilog", "mem"], tmp_path / "out")
+    assert all(p.is_file() for p in files)
+    names = {p.name for p in files}
+    assert {"snn_layer.v", "snn_top.v", "verilog_layer0_weights.mem", "verilog_layer1_scales.mem",
+            "verilog_params.json"} <= names
+    expected = verilog_design(ctx.integer_net).files
+    assert (tmp_path / "out/snn_top.v").read_text() == expected["snn_top.v"]
+    assert len((tmp_path / "out/verilog_layer0_weights.mem").read_text().split()) == 4 * 16  # 4 groups x 16 inputs
+    for i in (0, 1):  # the `mem` format's words are the Verilog ROM's words
+        for kind in ("weights", "scales"):
+            mine = [int(x, 16) for x in (tmp_path / f"out/verilog_layer{i}_{kind}.mem").read_text().split()]
+            theirs = [int(x, 16) for x in (tmp_path / f"out/layer{i}_{kind}.mem").read_text().split()]
+            assert mine == theirs
+
+    conv = Candidate(family="conv", widths=(4,), weight_bits=(4, 4), membrane_bits=(8,), timesteps=2,
+                     pooling=("none",), parallelism=(2, 2), input_shape=(1, 4, 4), num_classes=3)
+    ctx = ExportContext(model=build_model(conv), dataset="digits", source="test")
+    with pytest.raises(UserError, match="layer0: conv layers are not in the Verilog template") as err:
+        export_to(ctx, ["verilog"], tmp_path / "conv")
+    assert "\n" not in str(err.value)
+    assert not (tmp_path / "conv").exists() and not list(tmp_path.glob(".conv*"))

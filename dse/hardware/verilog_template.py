@@ -58,11 +58,11 @@ class LayerParameters:
 
     @property
     def wmem(self) -> str:
-        return f"{self.name}_weights.mem"
+        return f"verilog_{self.name}_weights.mem"
 
     @property
     def smem(self) -> str:
-        return f"{self.name}_scales.mem"
+        return f"verilog_{self.name}_scales.mem"
 
     def verilog(self) -> dict[str, int | str]:
         """Parameter name -> value for the instance."""
