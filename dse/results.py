@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import csv
 import io
 import json
@@ -12,6 +13,7 @@ from typing import Any
 
 import optuna
 
+from dse.verify import VERIFIED_ATTRS, stored_verifications
 from search_spaces.candidate import bits_label, membrane_label
 
 TABLE_COLUMNS = (
@@ -20,10 +22,39 @@ TABLE_COLUMNS = (
 )
 
 
-def pareto_front(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
-    """Feasible, completed, non-dominated trials (Optuna's best_trials honours the constraints)."""
+def pareto_front(study: optuna.Study, verified: bool = True) -> list[optuna.trial.FrozenTrial]:
+    """Feasible, completed, fully trained, non-dominated trials (Optuna's best_trials honours the constraints).
+
+    verified=True: members retrained by dse/verify.py carry their verified_* attributes and those
+    flagged after verification (dominated or over budget) are left out; False: the search's own front.
+    """
     front = [t for t in study.best_trials if t.user_attrs.get("status") == "trained"]
-    return sorted(front, key=lambda t: -t.user_attrs.get("accuracy", 0.0))
+    if verified:
+        front = [t for t in with_verification(study, front) if not is_flagged(t)]
+    return sorted(front, key=lambda t: -t.user_attrs.get("verified_accuracy_mean", t.user_attrs.get("accuracy", 0.0)))
+
+
+def with_verification(study: optuna.Study, trials: list[optuna.trial.FrozenTrial]) -> list[optuna.trial.FrozenTrial]:
+    """Copies of the trials with the verified_* attributes of their verification records, where any."""
+    records = stored_verifications(study, {t.number for t in trials})
+    out = []
+    for t in trials:
+        if t.number in records:
+            t = copy.copy(t)
+            t.user_attrs = {**t.user_attrs, **records[t.number].user_attrs()}
+        out.append(t)
+    return out
+
+
+def is_flagged(trial: optuna.trial.FrozenTrial) -> bool:
+    """Dominated by another verified member, or over a budget/capacity, after verification."""
+    attrs = trial.user_attrs
+    return bool(attrs.get("verified_dominated_by")) or attrs.get("verified_feasible") is False
+
+
+def flagged_members(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
+    """Members of the search's front that verification flagged, with their verified_* attributes."""
+    return [t for t in with_verification(study, pareto_front(study, verified=False)) if is_flagged(t)]
 
 
 def is_feasible(trial: optuna.trial.FrozenTrial) -> bool:
@@ -49,12 +80,12 @@ def trial_row(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
     """One table row: the figures a user compares, plus the per-layer bit widths."""
     cand = trial.user_attrs.get("candidate", {})
     cost = trial.user_attrs.get("cost", {})
-    totals = cost
+    totals = trial.user_attrs.get("verified_cost") or cost  # verified: means over the retraining seeds
     arch = "-".join(str(w) for w in cand.get("widths", []))
     memory = totals.get("memory_bytes")
     return {
         "trial": trial.number,
-        "accuracy": trial.user_attrs.get("accuracy"),
+        "accuracy": _accuracy(trial.user_attrs),
         "energy_mj": totals.get("energy_mj"),
         "memory_kib": None if memory is None else memory / 1024,
         "sops": totals.get("sops"),
@@ -68,6 +99,13 @@ def trial_row(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
     }
 
 
+def _accuracy(attrs: dict[str, Any]) -> float | str | None:
+    """The search's accuracy, or 'mean ± std' over the verification seeds."""
+    if "verified_accuracy_mean" not in attrs:
+        return attrs.get("accuracy")
+    return f"{attrs['verified_accuracy_mean']:.4f} ± {attrs['verified_accuracy_std']:.4f}"
+
+
 def _quantizer_label(cand: dict[str, Any]) -> str:
     options = cand.get("quantizer_options") or {}
     extra = ",".join(f"{k}={v}" for k, v in sorted(options.items()))
@@ -78,9 +116,10 @@ def format_row(row: dict[str, Any]) -> list[str]:
     return [_fmt(row[c]) for c in TABLE_COLUMNS]
 
 
-def front_document(study: optuna.Study, storage_url: str) -> dict[str, Any]:
-    """The content of pareto.json: settings and every front member with Candidate and cost report."""
-    front = pareto_front(study)
+def front_document(study: optuna.Study, storage_url: str, verified: bool = True) -> dict[str, Any]:
+    """The content of pareto.json: settings and every front member with Candidate and cost report;
+    verified (the default): the verified front, with the members verification flagged listed apart."""
+    front = pareto_front(study, verified)
     return {
         "study": study.study_name,
         "storage": storage_url,
@@ -98,8 +137,15 @@ def front_document(study: optuna.Study, storage_url: str) -> dict[str, Any]:
                 "epochs": t.user_attrs.get("epochs"),
                 "candidate": t.user_attrs.get("candidate"),
                 "cost": t.user_attrs.get("cost"),
+                **{k: t.user_attrs[k] for k in VERIFIED_ATTRS if k in t.user_attrs},
             }
             for t in front
+        ],
+        "verification": study.user_attrs.get("verification") if verified else None,
+        "flagged": [
+            {"trial": t.number, "values": dict(zip(objectives_of(study), t.values)), "candidate": t.user_attrs.get("candidate"),
+             **{k: t.user_attrs[k] for k in VERIFIED_ATTRS}}
+            for t in (flagged_members(study) if verified else [])
         ],
     }
 
@@ -113,7 +159,7 @@ def trials_csv(study: optuna.Study) -> str:
     for t in study.get_trials(deepcopy=False):
         row = trial_row(t)
         feasible = "" if t.state != optuna.trial.TrialState.COMPLETE else str(is_feasible(t))
-        reason = "; ".join(t.user_attrs.get("violations", [])) or t.user_attrs.get("fail_reason", "")
+        reason = "; ".join(t.user_attrs.get("violations", [])) or t.user_attrs.get("fail_reason") or t.user_attrs.get("stop_reason", "")
         duration = t.duration.total_seconds() if t.duration else ""
         writer.writerow([
             t.number, t.state.name, t.user_attrs.get("status", ""), feasible,

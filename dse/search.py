@@ -19,6 +19,7 @@ import optuna
 from cost_models.report import evaluate, quantity
 from cost_models.screen import constraint_values, screen
 from cost_models.targets import Target
+from dse import early_stop
 from dse.artifacts import default_artifact_dir, record_trial_model
 from dse.data import DataSplits
 from dse.errors import UserError
@@ -45,6 +46,7 @@ class SearchSettings:
     sampler: str
     seed: int
     dataset: str
+    early_stopping: bool = True  # stop trials dominated at equal epochs (dse/early_stop.py, docs/search.md)
     artifact_dir: str | None = None  # trained weights as Optuna artifacts; None: DIR/artifacts beside sqlite:///DIR/x.db
 
     def fingerprint(self) -> dict[str, Any]:
@@ -132,12 +134,17 @@ class TrialRunner:
             trial.set_user_attr("violations", screened.violations)
             trial.set_user_attr("cost", screened.report.to_dict())
             return self.values(screened.report, SCREENED_ACCURACY)
-        result = train_candidate(candidate, self.data, s.fidelity, seed=s.seed * 100003 + trial.number, device=self.device)
+        stopper = self._early_stopper(trial, screened.report)
+        result = train_candidate(
+            candidate, self.data, s.fidelity, seed=s.seed * 100003 + trial.number, device=self.device, on_epoch=stopper
+        )
         record_trial_model(trial, result.model, s.artifact_dir or default_artifact_dir(s.storage_url), self.data)
         report = evaluate(candidate, s.target, result.activity)
         for key, value in constraint_values(report, s.target, s.budgets).items():
             trial.set_constraint(key, value)
-        trial.set_user_attr("status", "trained")
+        trial.set_user_attr("status", "stopped" if result.stop_reason else "trained")
+        if stopper is not None:
+            early_stop.record(trial, stopper, result)
         trial.set_user_attr("accuracy", result.accuracy)
         trial.set_user_attr("firing_rates", result.firing_rates)
         trial.set_user_attr("ece", result.ece)
@@ -145,6 +152,14 @@ class TrialRunner:
         trial.set_user_attr("epochs", result.epochs)
         trial.set_user_attr("cost", report.to_dict())
         return self.values(report, result.accuracy)
+
+    def _early_stopper(self, trial: optuna.Trial, lower_bound: Any) -> early_stop.EarlyStopper | None:
+        """The trial's on_epoch callback when early stopping is on; costs known before training are lower bounds."""
+        s = self.settings
+        if not s.early_stopping:
+            return None
+        bounds = [float(quantity(lower_bound, o)) for o in early_stop.cost_objectives(s.objectives)]
+        return early_stop.make_stopper(trial.study, s.objectives, bounds, self.data.val, s.fidelity.epochs, self.device)
 
 
 def completed_count(study: optuna.Study) -> int:
