@@ -6,6 +6,7 @@ Every user error ends in one line on stderr and exit code 2, before anything is 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -19,6 +20,7 @@ from dse.budgets import ACCEPTED as BUDGETS_ACCEPTED
 from dse.budgets import QUANTITIES, format_budget, parse_budgets
 from dse import estimate
 from dse.errors import UserError
+from dse.sampler_names import SAMPLERS
 
 EXIT_USAGE = 2
 
@@ -53,13 +55,19 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--space", metavar="NAME|FILE", help="search space (search_spaces/NAME.yaml or a path); overrides the study's")
     s.add_argument("--dataset", metavar="NAME", help="data set (default digits: scikit-learn's bundled 8x8 digits)")
     s.add_argument("--epochs", type=int, metavar="N", help="training epochs per trial (the fidelity); overrides the study's")
-    s.add_argument("--sampler", choices=("tpe", "nsga2", "random"), help="Optuna sampler (default tpe, multivariate)")
+    s.add_argument("--sampler", choices=SAMPLERS, help="Optuna sampler (default: the study file's; tpe is multivariate)")
     s.add_argument("--seed", type=int, help="seed of the sampler, the data split and each trial's training")
     s.add_argument("--storage", metavar="URL", help="Optuna storage URL (default sqlite:///OUT/study.db; postgresql://... for many machines)")
     s.add_argument("--study", metavar="NAME", help="study name in the storage (default: the study file's name); an existing study is resumed")
     s.add_argument("--out", metavar="DIR", help="output folder for pareto.json and trials.csv (default dse-out/STUDY)")
     s.add_argument("--device", default="auto", help="torch device: auto (CUDA when present), cpu, cuda, cuda:N")
-    s.add_argument("--quiet", action="store_true", help="no per-trial lines, only the front")
+    s.add_argument("--jobs", type=int, default=1, metavar="N",
+                   help="worker processes on this machine sharing the study (torch threads split between them); "
+                   "start the same command on other machines with one --storage postgresql://... to add more")
+    s.add_argument("--heartbeat", type=int, default=10, metavar="SECONDS",
+                   help="worker heartbeat: a trial whose worker is silent for 3 beats is failed and run again (default 10)")
+    s.add_argument("--quiet", action="store_true", help="no per-trial lines or progress bar, only the front")
+    s.add_argument("--json", action="store_true", help="print pareto.json's content on stdout and nothing else there")
 
     p = sub.add_parser("pareto", help="print the Pareto front of a stored study",
                        description="Print the feasible Pareto front of a study in an Optuna storage.")
@@ -97,6 +105,10 @@ def _resolve_search(args: argparse.Namespace) -> tuple[Any, Path]:
     from dse.study_config import load_study_config
     from search_spaces.space import SearchSpace, SpaceError
 
+    if args.jobs < 1:
+        raise UserError(f"--jobs must be >= 1, got {args.jobs}")
+    if args.heartbeat < 1:
+        raise UserError(f"--heartbeat must be >= 1 second, got {args.heartbeat}")
     config = load_study_config(args.study_config)
     try:
         budgets = parse_budgets(args.budget) if args.budget is not None else None
@@ -133,6 +145,7 @@ def _resolve_search(args: argparse.Namespace) -> tuple[Any, Path]:
         study_name=study_name, storage_url=storage, space=space, target=target, budgets=config.budgets,
         objectives=config.objectives, trials=config.trials, timeout_s=config.timeout_s,
         fidelity=config.fidelity, sampler=config.sampler, seed=config.seed, dataset=config.dataset,
+        heartbeat_s=args.heartbeat,
     )
     return settings, out_dir
 
@@ -155,15 +168,15 @@ def cmd_search(args: argparse.Namespace) -> int:
 
     from dse.data import load_dataset
     from dse.device import select_device
-    from dse.results import write_results
-    from dse.search import open_study, run_search
+    from dse.progress import Callbacks, ProgressBar, TrialPrinter
+    from dse.results import front_document, write_results
+    from dse.search import completed_count, open_study, run_search
 
-    console = make_console()
+    console = make_console(stderr=args.json)
     try:
         device = select_device(args.device)
     except ValueError as exc:
         raise UserError(str(exc)) from None
-    data = load_dataset(settings.dataset, seed=settings.seed)
     created = not out_dir.exists()
     out_dir.mkdir(parents=True, exist_ok=True)
     try:
@@ -173,61 +186,60 @@ def cmd_search(args: argparse.Namespace) -> int:
             shutil.rmtree(out_dir, ignore_errors=True)
         raise
     budgets = ", ".join(format_budget(q, v) for q, v in settings.budgets.items()) or "none"
+    workers = f"{args.jobs} workers" if args.jobs > 1 else f"device {device}"
     console.print(
         f"dse search: study {settings.study_name!r} on {settings.target.name}, budgets {budgets}, "
         f"objectives {','.join(settings.objectives)}, {settings.trials} trials x {settings.fidelity.epochs} epochs, "
-        f"device {device}, storage {settings.storage_url}"
+        f"sampler {settings.sampler}, {workers}, storage {settings.storage_url}"
     )
     started = time.monotonic()
-    progress = None if args.quiet else TrialPrinter(console, settings.trials)
+    quiet = args.quiet or args.json
+    printer = None if quiet else TrialPrinter(console, settings.trials)
+    bar = ProgressBar(console, settings.trials, completed_count(study)) if not quiet and console.is_terminal else None
+    on_trial = Callbacks(printer, bar)
     interrupted = False
     try:
-        study = run_search(settings, data, device, on_trial=progress, study=study)
+        with bar if bar is not None else contextlib.nullcontext():
+            if args.jobs > 1:
+                from dse.parallel import run_parallel
+
+                study = run_parallel(settings, study, args.jobs, args.device, on_trial=on_trial)
+            else:
+                data = load_dataset(settings.dataset, seed=settings.seed)
+                study = run_search(settings, data, device, on_trial=on_trial, study=study)
     except KeyboardInterrupt:
         interrupted = True
         console.print("interrupted: completed trials are kept in the storage; the front so far:")
-    print_front(console, study)
+    if not args.json:
+        print_front(console, study)
     pareto_path, csv_path = write_results(study, settings.storage_url, out_dir)
+    console.print(screening_line(study))
     console.print(f"wrote {pareto_path} and {csv_path} ({time.monotonic() - started:.0f} s)")
+    if args.json:
+        print(json.dumps(front_document(study, settings.storage_url), indent=2))
     return 130 if interrupted else 0
 
 
-def make_console() -> Any:
+def screening_line(study: Any) -> str:
+    """How many completed trials the cost model screened out before training, and the share."""
+    from dse.progress import study_counts
+
+    counts = study_counts(study)
+    share = 100.0 * counts["screened"] / counts["complete"] if counts["complete"] else 0.0
+    return (
+        f"{counts['complete']} completed trials: {counts['trained']} trained, {counts['screened']} screened before "
+        f"training ({share:.0f} %), {counts['stopped']} stopped early; {counts['failed']} failed"
+    )
+
+
+def make_console(stderr: bool = False) -> Any:
     """A rich console; wide when writing to a file or pipe so tables are not squeezed."""
     from rich.console import Console
 
-    console = Console(highlight=False, markup=False)
+    console = Console(highlight=False, markup=False, stderr=stderr)
     if not console.is_terminal:
         console.width = 220
     return console
-
-
-class TrialPrinter:
-    """Optuna callback printing one line per finished trial."""
-
-    def __init__(self, console: Any, total: int) -> None:
-        self.console = console
-        self.total = total
-
-    def __call__(self, study: Any, trial: Any) -> None:
-        from dse.results import is_feasible
-
-        status = trial.user_attrs.get("status", trial.state.name.lower())
-        summary = trial.user_attrs.get("summary", "")
-        done = sum(1 for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE")
-        head = f"[{done:>3}/{self.total}] trial {trial.number:>3}"
-        if status == "screened":
-            why = "; ".join(trial.user_attrs.get("violations", []))
-            self.console.print(f"{head} screened  {summary}  ({why})")
-        elif status == "trained":
-            cost = trial.user_attrs.get("cost", {})
-            mark = "" if is_feasible(trial) else "  infeasible"
-            self.console.print(
-                f"{head} acc {trial.user_attrs['accuracy']:.3f}  energy {cost.get('energy_mj', float('nan')):.4g} mJ  "
-                f"{summary}  {trial.user_attrs.get('train_seconds', 0):.1f} s{mark}"
-            )
-        else:
-            self.console.print(f"{head} failed    {summary}  ({trial.user_attrs.get('fail_reason', 'unknown reason')})")
 
 
 def print_front(console: Any, study: Any) -> None:

@@ -8,13 +8,13 @@ from typing import Any
 
 from dse.budgets import parse_budgets
 from dse.errors import UserError
+from dse.sampler_names import SAMPLERS
 from dse.train import Fidelity
 from search_spaces.yaml_files import read_named_yaml
 
 STUDIES_DIR = Path(__file__).resolve().parent.parent / "studies"
 DEFAULT_STUDY = "digits-fpga-small"
 OBJECTIVES = ("accuracy", "energy", "memory", "sops", "latency", "lut", "ff", "bram", "dsp")
-SAMPLERS = ("tpe", "nsga2", "random")
 _KEYS = {
     "name", "description", "dataset", "space", "target", "objectives", "budgets", "trials",
     "timeout_s", "fidelity", "sampler", "seed",
