@@ -23,6 +23,7 @@ from dse import early_stop
 from dse.artifacts import default_artifact_dir, record_trial_model
 from dse.data import DataSplits
 from dse.errors import UserError
+from dse.storage import make_storage
 from dse.train import Fidelity, train_candidate
 from search_spaces.candidate import Candidate
 from search_spaces.space import SearchSpace
@@ -47,6 +48,7 @@ class SearchSettings:
     seed: int
     dataset: str
     early_stopping: bool = True  # stop trials dominated at equal epochs (dse/early_stop.py, docs/search.md)
+    heartbeat_s: int = 10  # worker heartbeat; a trial silent for 3 beats is failed and retried
     artifact_dir: str | None = None  # trained weights as Optuna artifacts; None: DIR/artifacts beside sqlite:///DIR/x.db
 
     def fingerprint(self) -> dict[str, Any]:
@@ -73,14 +75,22 @@ def make_sampler(name: str, seed: int) -> optuna.samplers.BaseSampler:
     raise UserError(f"unknown sampler {name!r}; accepted: tpe, nsga2, nsga3, gp, random")
 
 
-def open_study(settings: SearchSettings) -> optuna.Study:
-    """Create the study or join an existing one with the same objectives, space and data set."""
+def open_study(settings: SearchSettings, worker: int = 0) -> optuna.Study:
+    """Create the study or join an existing one with the same objectives, space and data set.
+
+    `worker` offsets the sampler's seed so parallel workers do not propose the same candidates.
+    """
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
-        storage = optuna.storages.get_storage(settings.storage_url)
+        storage = make_storage(settings.storage_url, settings.heartbeat_s)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    except Exception as exc:  # storage back ends raise many kinds (sqlalchemy, OSError, ...)
+        raise UserError(f"cannot open storage {settings.storage_url!r}: {type(exc).__name__}: {str(exc).splitlines()[0]}") from None
+    try:
         study = optuna.create_study(
             study_name=settings.study_name, storage=storage, directions=directions(settings.objectives),
-            sampler=make_sampler(settings.sampler, settings.seed), load_if_exists=True,
+            sampler=make_sampler(settings.sampler, settings.seed + worker), load_if_exists=True,
         )
     except UserError:
         raise
@@ -172,18 +182,23 @@ def run_search(
     device: Any,
     on_trial: Callable[[optuna.Study, optuna.trial.FrozenTrial], None] | None = None,
     study: optuna.Study | None = None,
+    worker: int = 0,
 ) -> optuna.Study:
     """Run (or resume) the study until it holds `settings.trials` completed trials or times out.
 
     `study` is the already opened study of these settings, when the caller opened it to check it.
+    Several processes may run this on one study (dse.parallel): each stops when the study, not
+    the process, holds enough completed trials.
     """
-    study = study or open_study(settings)
+    study = study or open_study(settings, worker)
     remaining = settings.trials - completed_count(study)
     if remaining <= 0:
         return study
     logging.getLogger("optuna").setLevel(logging.ERROR)  # failed trials are reported by on_trial
     runner = TrialRunner(settings, data, device)
-    callbacks = [on_trial] if on_trial else []
+    callbacks: list[Any] = [optuna.study.MaxTrialsCallback(settings.trials)]
+    if on_trial:
+        callbacks.append(on_trial)
     start = time.monotonic()
     while remaining > 0:
         timeout = None if settings.timeout_s is None else settings.timeout_s - (time.monotonic() - start)
