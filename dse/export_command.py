@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from dse.errors import UserError
+from dse.export import FORMATS
 
 DEFAULT_FORMATS = "yaml,npz,nir,mem,pt"
 EXPORTABLE_STATUSES = ("trained", "stopped")  # stopped: trained, then stopped early by dse/early_stop.py
@@ -42,7 +43,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--from-checkpoint", metavar="FILE", help="export from a checkpoint file (dse train --out DIR writes "
                    "DIR/checkpoint.pt) instead of --storage/--study/--trial")
     p.add_argument("--format", default=DEFAULT_FORMATS, metavar="LIST",
-                   help=f"comma list of yaml, npz, nir, mem, pt (default {DEFAULT_FORMATS})")
+                   help=f"comma list of {', '.join(FORMATS)} (default {DEFAULT_FORMATS})")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder (must not exist unless --force)")
     p.add_argument("--force", action="store_true", help="replace an existing output folder")
     p.add_argument("--scale-bits", default="auto", metavar="auto|F",
