@@ -1,0 +1,98 @@
+"""`dse plot`: Pareto plots, hypervolume history and the front's bit widths of a stored study.
+
+    dse plot --storage URL --study NAME --out DIR [--formats png,svg] [--force]
+
+Writes DIR/pareto-accuracy-<cost>.<fmt> (the study's costs, then energy, memory, LUT, BRAM18
+when the target produces them), pareto-3-objectives, hypervolume and bit-widths, and, when
+plotly is installed, pareto-interactive.html (Optuna's plot_pareto_front). An unknown storage or
+study, an unknown format, or an existing output file without --force ends in one line (exit 2)
+before anything is written.
+
+Wiring (dse/cli.py): `plot_command.add_parser(sub)` in build_parser(), and
+`if args.command == "plot": return plot_command.run(args)` in main().
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from dse.errors import UserError
+
+SQLITE_PREFIX = "sqlite:///"
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "plot", help="Pareto plots of a stored study (PNG/SVG; HTML with plotly)",
+        description="Plot accuracy against every cost of a stored study, a 3-objective view, the hypervolume "
+                    "history and the per-layer bit widths of the feasible front.",
+    )
+    add_study_arguments(p)
+    p.add_argument("--out", required=True, metavar="DIR", help="folder for the plot files (created if missing)")
+    p.add_argument("--formats", default="png,svg", metavar="LIST", help="comma-separated image formats: png, svg (default png,svg)")
+    p.add_argument("--force", action="store_true", help="overwrite plot files that already exist in DIR")
+    return p
+
+
+def add_study_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--storage", required=True, metavar="URL", help="Optuna storage URL, e.g. sqlite:///dse-out/digits-fpga-small/study.db")
+    p.add_argument("--study", required=True, metavar="NAME", help="study name in that storage")
+
+
+def open_existing_study(storage_url: str, study_name: str) -> Any:
+    """Load a study that must already exist; never creates a storage file or a study."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    if storage_url.startswith(SQLITE_PREFIX):
+        path = storage_url[len(SQLITE_PREFIX):].split("?", 1)[0]
+        if path and path != ":memory:" and not Path(path).is_file():
+            raise UserError(f"no storage file {path!r} (from {storage_url!r}); give the URL of an existing study database")
+    try:
+        storage = optuna.storages.get_storage(storage_url)
+    except Exception as exc:  # sqlalchemy, OSError, ValueError, ...
+        raise UserError(f"cannot open storage {storage_url!r}: {type(exc).__name__}: {str(exc).splitlines()[0]}") from None
+    names = [s.study_name for s in optuna.study.get_all_study_summaries(storage, include_best_trial=False)]
+    if study_name not in names:
+        known = ", ".join(sorted(names)) or "none"
+        raise UserError(f"no study {study_name!r} in {storage_url}; studies there: {known}")
+    return optuna.load_study(study_name=study_name, storage=storage)
+
+
+def parse_formats(text: str) -> tuple[str, ...]:
+    """'png,svg' -> ('png', 'svg'); UserError naming the accepted formats otherwise."""
+    from dse.plots import FORMATS
+
+    formats = tuple(dict.fromkeys(f.strip().lower() for f in text.split(",") if f.strip()))
+    bad = [f for f in formats if f not in FORMATS]
+    if not formats or bad:
+        raise UserError(f"--formats {text!r}: accepted: a comma-separated list of {', '.join(FORMATS)}")
+    return formats
+
+
+def refuse_existing(out_dir: Path, names: list[str], force: bool) -> None:
+    """UserError when out_dir is not a folder, or holds any of `names` and force is off."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UserError(f"--out {str(out_dir)!r} is a file; give a folder")
+    existing = [n for n in names if (out_dir / n).exists()]
+    if existing and not force:
+        more = f" and {len(existing) - 1} more" if len(existing) > 1 else ""
+        raise UserError(f"{out_dir / existing[0]} already exists{more}: use --force to overwrite or choose another --out")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Execute `dse plot`; returns 0. Raises UserError on bad input, before writing anything."""
+    from dse.plots import output_names, plotly_available, study_view, write_plots
+
+    formats = parse_formats(args.formats)
+    out_dir = Path(args.out)
+    study = open_existing_study(args.storage, args.study)
+    view = study_view(study)
+    refuse_existing(out_dir, output_names(view, formats, plotly_available()), args.force)
+    written = write_plots(study, view, out_dir, formats)
+    print(f"wrote {len(written)} files to {out_dir}: {', '.join(p.name for p in written)}")
+    if not plotly_available():
+        print("pareto-interactive.html skipped: plotly is not installed (pip install 'snn-dse[plots]')")
+    return 0
