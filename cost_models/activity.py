@@ -23,8 +23,9 @@ def activity_from_rate(candidate: Candidate, rate: float) -> Activity:
     """Activity of every weight layer under a uniform firing rate `rate` (0 <= rate <= 1).
 
     Spike-input layers: input_events = rate x prod(in_shape) x T (in_shape is after pooling).
-    Layer 0 reads the dense analog input: its input_events are the T presentations of every
-    input element (informative only; its MACs do not depend on activity).
+    Layer 0 of a static-input candidate reads the dense input: its input_events are the T
+    presentations of every input element (informative only; its MACs do not depend on activity).
+    Layer 0 of an event-input candidate reads binary events, also at rate R.
     output_spikes = rate x n_neurons x T for spiking layers, 0 for the readout.
     """
     if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not math.isfinite(rate):

@@ -15,7 +15,7 @@ import networkx as nx
 from search_spaces.candidate import Candidate, storage_bits
 from search_spaces.quantizer_types import get_profile
 
-INPUT_BITS = 8  # layer 0 reads the analog input as 8-bit fixed point (docs/cost-models.md)
+INPUT_BITS = 8  # layer 0 reads a static input as 8-bit fixed point (docs/cost-models.md); events are 1 bit
 POOL_KERNEL = 2  # pooling is 2x2, stride 2, floor mode (torch default)
 
 
@@ -45,7 +45,7 @@ class LayerSpec:
     weight_sets: int  # T when the profile reads a different weight set per timestep, else 1
     weight_storage_bits: int  # bits stored per weight, all sets together
     weight_read_bits: int  # bits read per weight use (one set)
-    input_bits: int | None  # layer 0: INPUT_BITS (None if fp weights); spikes: 1
+    input_bits: int | None  # static layer 0: INPUT_BITS (None if fp weights); spikes and events: 1
 
 
 def accumulator_bits(weight_bits: int | None, fan_in: int, timesteps: int) -> int:
@@ -78,6 +78,7 @@ def candidate_key(c: Candidate) -> tuple:
         c.input_shape,
         c.num_classes,
         c.kernel_size,
+        c.input_kind,
     )
 
 
@@ -88,7 +89,8 @@ def layer_specs(candidate: Candidate) -> tuple[LayerSpec, ...]:
 
 @lru_cache(maxsize=4096)
 def _layer_specs(key: tuple) -> tuple[LayerSpec, ...]:
-    (family, widths, wbits, mbits, T, quantizer, pooling, par, in_shape, n_cls, k) = key
+    (family, widths, wbits, mbits, T, quantizer, pooling, par, in_shape, n_cls, k, input_kind) = key
+    events_in = input_kind == "events"  # layer 0 reads binary events: accumulate-only like spikes
     profile = get_profile(quantizer)
     sets = T if profile.weights_per_timestep else 1
 
@@ -111,14 +113,14 @@ def _layer_specs(key: tuple) -> tuple[LayerSpec, ...]:
             weight_bits=wbits[i],
             membrane_bits=mbits[i],
             spiking=True,
-            input_is_spike=i > 0,
+            input_is_spike=i > 0 or events_in,
             parallelism=par[i],
             timesteps=T,
             has_membrane_state=profile.has_membrane_state,
             weight_sets=sets,
             weight_storage_bits=stored,
             weight_read_bits=read,
-            input_bits=(INPUT_BITS if wbits[i] is not None else None) if i == 0 else 1,
+            input_bits=(INPUT_BITS if wbits[i] is not None else None) if i == 0 and not events_in else 1,
         )
         if family == "mlp":
             n_in = shape[0]
@@ -171,7 +173,8 @@ def build_network(candidate: Candidate) -> nx.DiGraph:
     - mlp: flatten(input) -> Linear(in, widths[0]) -> LIF -> ... -> Linear(widths[-1], classes)
     - conv: per block Conv2d(k, padding k//2, stride 1) -> LIF -> pooling (2x2/2 on spikes),
       then flatten -> Linear(flat, classes).
-    No layer has a bias. Layer 0 sees the analog input (MACs); later layers see spikes (ACs).
+    No layer has a bias. Layer 0 sees the static input (MACs) or, for input_kind "events", binary
+    events (ACs, like the later layers, which see spikes).
     The readout accumulates over T and never fires. Graph attributes: family, timesteps,
     quantizer. Weight-layer node attributes are the LayerSpec fields.
     """

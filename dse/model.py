@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from spikingjelly.activation_based import layer
 from torch import nn
 
+from dse.datasets.frames import rebin_frames
 from dse.quantizers import LayerContext, QuantizerType, get_quantizer
 from search_spaces.candidate import Candidate
 
@@ -49,7 +50,8 @@ class QuantLayer(nn.Module):
 
 
 class SpikingNet(nn.Module):
-    """Direct-input spiking network: the static input is repeated over T timesteps.
+    """Direct-input spiking network: a static input is repeated over T timesteps; event frames
+    are re-binned to T (candidate.input_kind says which).
 
     forward returns the readout's per-timestep outputs [T, B, classes]; the prediction is
     their mean over T (a non-spiking readout, stack-notes.md's recipe that trains from epoch one).
@@ -100,6 +102,12 @@ class SpikingNet(nn.Module):
         self.body = nn.Sequential(*blocks)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Static [B, C, H, W]: repeated over T. Events [B, F, C, H, W]: re-binned to T (dse/datasets/frames.py)."""
+        if self.candidate.input_kind == "events":
+            if x.dim() != 5:
+                raise ValueError(f"an event-input model takes [B, frames, C, H, W], got shape {tuple(x.shape)}")
+            dtype = self.weight_layers[0].weight.dtype
+            return self.body(rebin_frames(x.transpose(0, 1), self.candidate.timesteps, dtype))
         x_seq = x.unsqueeze(0).expand(self.candidate.timesteps, *x.shape)
         return self.body(x_seq)
 

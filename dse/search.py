@@ -133,7 +133,7 @@ class TrialRunner:
 
     def _score(self, trial: optuna.Trial) -> list[float]:
         s = self.settings
-        candidate = s.space.suggest(trial, self.data.input_shape, self.data.num_classes)
+        candidate = s.space.suggest(trial, self.data.input_shape, self.data.num_classes, self.data.input_kind)
         trial.set_user_attr("candidate", candidate.to_dict())
         trial.set_user_attr("summary", candidate.summary())
         screened = screen(candidate, s.target, s.budgets)

@@ -12,6 +12,7 @@ from search_spaces.quantizer_types import PROFILES
 
 FAMILIES = ("mlp", "conv")
 POOLING_KINDS = ("max", "avg", "none")
+INPUT_KINDS = ("static", "events")  # layer 0 reads 8-bit values (MACs) or 0/1 events (ACs only)
 FULL_PRECISION_BITS = 32  # bits booked for a full-precision (float32) weight or membrane
 
 
@@ -31,7 +32,8 @@ class Candidate:
 
     `weight_bits` and `parallelism` have one entry per weight layer (hidden layers, then the
     readout); `membrane_bits` has one entry per spiking layer (the readout does not spike).
-    A bit width of None means full precision (float32).
+    A bit width of None means full precision (float32). `input_kind` says what layer 0 reads:
+    "static" values repeated over T, or "events" (binary spikes, one frame per timestep).
     """
 
     family: str
@@ -48,6 +50,7 @@ class Candidate:
     kernel_size: int = 3
     tau: float = 2.0
     v_threshold: float = 1.0
+    input_kind: str = "static"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "widths", tuple(int(w) for w in self.widths))
@@ -102,6 +105,8 @@ class Candidate:
         for b in (*self.weight_bits, *self.membrane_bits):
             if b is not None and not 1 <= b <= FULL_PRECISION_BITS:
                 raise ValueError(f"bit width {b} out of range 1..{FULL_PRECISION_BITS}")
+        if self.input_kind not in INPUT_KINDS:
+            raise ValueError(f"unknown input_kind {self.input_kind!r}; accepted: {', '.join(INPUT_KINDS)}")
         if len(self.input_shape) != 3:
             raise ValueError(f"input_shape must be (channels, height, width), got {self.input_shape}")
 

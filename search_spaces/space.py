@@ -185,8 +185,11 @@ class SearchSpace:
             choices[name] = QuantizerChoice(name, options, bits["weight_bits"], bits["membrane_bits"])
         return choices
 
-    def suggest(self, trial: Any, input_shape: tuple[int, int, int], num_classes: int) -> Candidate:
-        """Draw a Candidate from an Optuna trial (define-by-run, conditional per-layer parameters)."""
+    def suggest(
+        self, trial: Any, input_shape: tuple[int, int, int], num_classes: int, input_kind: str = "static"
+    ) -> Candidate:
+        """Draw a Candidate from an Optuna trial (define-by-run, conditional per-layer parameters);
+        shape, classes and input kind (static values or events) come from the data set."""
         family = trial.suggest_categorical("family", list(self.families))
         settings = self.families[family]
         pooling: list[str] = []
@@ -232,7 +235,7 @@ class SearchSpace:
             family=family, widths=tuple(widths), weight_bits=tuple(weight_bits),
             membrane_bits=tuple(membrane_bits), timesteps=timesteps, quantizer=name,
             quantizer_options=options, pooling=tuple(pooling), parallelism=tuple(parallelism),
-            input_shape=input_shape, num_classes=num_classes,
+            input_shape=input_shape, num_classes=num_classes, input_kind=input_kind,
         )
 
 
