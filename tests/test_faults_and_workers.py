@@ -1,0 +1,128 @@
+"""Faults and workers: a SIGKILLed search loses no completed trial and resumes to its count; two
+worker processes share one SQLite study; two workers join one PostgreSQL study."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import optuna
+import pytest
+
+from dse.cli import main
+
+REPO = Path(__file__).resolve().parent.parent
+COMPLETE = optuna.trial.TrialState.COMPLETE
+
+
+def _load(storage: str, name: str) -> optuna.Study | None:
+    try:
+        return optuna.load_study(study_name=name, storage=storage)
+    except (KeyError, Exception):
+        return None
+
+
+def test_sigkill_mid_trial_then_resume(tmp_path, tiny_study):
+    out = tmp_path / "out"
+    storage = f"sqlite:///{out / 'study.db'}"
+    argv = ["search", "--study-config", tiny_study, "--out", str(out), "--trials", "8", "--quiet", "--heartbeat", "1"]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen([sys.executable, "-m", "dse.cli", *argv], cwd=tmp_path, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    killed_number = None
+    deadline = time.monotonic() + 240
+    try:
+        while time.monotonic() < deadline and proc.poll() is None:
+            study = _load(storage, "tiny")
+            if study is not None:
+                trials = study.get_trials(deepcopy=False)
+                done = [t for t in trials if t.state == COMPLETE]
+                running = [t for t in trials if t.state == optuna.trial.TrialState.RUNNING]
+                if len(done) >= 2 and running:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    killed_number = running[0].number
+                    break
+            time.sleep(0.05)
+    finally:
+        if proc.poll() is None and killed_number is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert killed_number is not None, "the search finished or stalled before it could be killed mid-trial"
+    before = {t.number: t.values for t in _load(storage, "tiny").get_trials(states=(COMPLETE,))}
+    time.sleep(4)  # let the dead worker's heartbeat go stale (grace = 3 beats of 1 s)
+
+    assert main(argv) == 0
+    study = _load(storage, "tiny")
+    after = {t.number: t for t in study.get_trials()}
+    for number, values in before.items():  # completed work is untouched
+        assert after[number].state == COMPLETE and after[number].values == values
+    assert sum(t.state == COMPLETE for t in after.values()) >= 8
+    assert after[killed_number].state == optuna.trial.TrialState.FAIL
+    retried = [t for t in after.values() if t.system_attrs.get("failed_trial") == killed_number]
+    assert retried and retried[0].params == after[killed_number].params
+
+
+def test_two_jobs_share_one_sqlite_study(tmp_path, tiny_study):
+    out = tmp_path / "out"
+    assert main(["search", "--study-config", tiny_study, "--out", str(out), "--trials", "6", "--jobs", "2", "--quiet"]) == 0
+    study = _load(f"sqlite:///{out / 'study.db'}", "tiny")
+    done = study.get_trials(states=(COMPLETE,))
+    assert len(done) >= 6
+    assert len({t.number for t in done}) == len(done)
+    assert all(t.user_attrs.get("status") in ("trained", "screened", "stopped") for t in done)
+    assert not [t for t in study.get_trials() if t.state == optuna.trial.TrialState.FAIL]
+    # both workers contributed: each worker's sampler has its own seed, so their first trials differ
+    assert len({tuple(sorted(t.params.items())) for t in done}) >= 2
+
+
+def _postgres_url() -> str:
+    url = os.environ.get("DSE_TEST_POSTGRES_URL", "postgresql://dse:dse@127.0.0.1:5432/dse_test")
+    try:
+        import psycopg
+    except ImportError:
+        pytest.skip("psycopg is not installed (pip install -e '.[postgres]')")
+    try:
+        psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), connect_timeout=3).close()
+    except Exception as exc:
+        pytest.skip(f"no PostgreSQL server reachable at {url} ({type(exc).__name__}); .ci/run starts one")
+    return url
+
+
+def test_two_workers_join_one_postgresql_study(tmp_path, tiny_study):
+    url = _postgres_url()
+    name = f"tiny-{uuid.uuid4().hex[:8]}"
+    argv = ["search", "--study-config", tiny_study, "--storage", url, "--study", name, "--out", str(tmp_path / "out"),
+            "--trials", "6", "--jobs", "2", "--quiet"]
+    try:
+        assert main(argv) == 0
+        study = optuna.load_study(study_name=name, storage=url)
+        done = study.get_trials(states=(COMPLETE,))
+        assert len(done) >= 6
+        assert len({t.number for t in done}) == len(done)
+        # a second machine's command on the same study resumes it and adds nothing once it is complete
+        assert main([*argv[:-5], "--trials", "6", "--quiet"]) == 0
+        assert len(optuna.load_study(study_name=name, storage=url).get_trials(states=(COMPLETE,))) == len(done)
+    finally:
+        try:
+            optuna.delete_study(study_name=name, storage=url)
+        except KeyError:
+            pass
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["--jobs", "0"], "--jobs must be >= 1"),
+    (["--heartbeat", "0"], "--heartbeat must be >= 1"),
+    (["--storage", "postgresql://nobody:x@127.0.0.1:1/none"], "cannot open storage"),
+    (["--storage", "not-a-url"], "not a storage URL"),
+])
+def test_bad_worker_options_one_line(tmp_path, tiny_study, capsys, argv, fragment):
+    out = tmp_path / "out"
+    code = main(["search", "--study-config", tiny_study, "--out", str(out), *argv])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and fragment in err and len(err.splitlines()) == 1
+    assert not out.exists()
