@@ -174,3 +174,20 @@ def test_configurations_without_an_exact_integer_form_are_refused_in_one_line(ca
     with pytest.raises(UserError, match=match) as info:
         integer_network(model, digits_step(), scale_bits=32)
     assert "\n" not in str(info.value)
+
+
+@pytest.mark.skipif("input_kind" not in Candidate.__dataclass_fields__, reason="event inputs not in this tree")
+def test_event_input_reads_one_frame_per_timestep():
+    from dse.integer_sim import model_spikes
+
+    torch.manual_seed(0)
+    candidate = Candidate("mlp", (32,), (4, 4), (6,), 4, input_shape=(2, 8, 8), input_kind="events")
+    model = build_model(candidate).double().eval()
+    with torch.no_grad():
+        model.weight_layers[0].weight.mul_(3)  # untrained: make layer 0 fire
+    frames = (torch.rand(64, 6, 2, 8, 8) < 0.3).to(torch.uint8)  # 6 data frames re-binned to T = 4
+    net = integer_network(model, 1.0, scale_bits=32)
+    assert net.input_kind == "events"
+    assert sum(int(s.sum()) for s in model_spikes(model, frames)[0]) > 0
+    result = agreement(model, net, frames)
+    assert result.spikes_differing == 0 and result.prediction_agreement == 1.0

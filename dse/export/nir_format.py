@@ -156,7 +156,8 @@ def build_graph(model: Any, in_step: float | None = None) -> tuple["Any", dict[s
         sidecar_layers.append(entry)
     graph_meta = {
         "producer": "snn-dse", "timesteps": int(c.timesteps), "quantizer": c.quantizer,
-        "input": "the image repeated over T timesteps: [T, N, C, H, W]",
+        "input": ("event frames re-binned to T timesteps (dse/datasets/frames.py): [T, N, C, H, W]"
+                  if getattr(c, "input_kind", "static") == "events" else "the image repeated over T timesteps: [T, N, C, H, W]"),
         "output": "readout per timestep [T, N, classes]; the prediction is the argmax of its mean over T",
         "candidate": json.dumps(c.to_dict(), sort_keys=True), "dt": NIR_DT,
     }
