@@ -431,3 +431,25 @@ def test_event_sets_without_tonic_ask_for_the_extra(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "tonic", None)  # import tonic -> ImportError
     with pytest.raises(UserError, match=r"optional extra 'events'"):
         load_dataset(f"nmnist:{tmp_path}", seed=0)
+
+
+def test_conv_event_layer_zero_counts_events_per_position(dvs):
+    from cost_models.ops import conv_fanout_map
+    from dse.data import Split
+    from dse.train import measure
+
+    cand = Candidate(
+        family="conv", widths=(4,), weight_bits=(4, 4), membrane_bits=(8,), timesteps=3, pooling=("max",),
+        input_shape=dvs.input_shape, num_classes=10, input_kind="events",
+    )
+    torch.manual_seed(0)
+    model = build_model(cand)
+    sample = Split(dvs.val.x[:16], dvs.val.y[:16])
+    _, activity, _, _ = measure(model, sample, batch_size=8)
+    events = activity.layers["layer0"].input_events
+    steps = rebin_frames(sample.x.transpose(0, 1), 3)  # [T, B, 2, 20, 20]
+    np.testing.assert_allclose(events, steps.sum(dim=(0, 1)).numpy() / 16)
+    report = evaluate(cand, load_target("fpga-small"), activity)
+    fanout = conv_fanout_map(20, 20, 3, 1)  # output positions reading each input position
+    assert report.layers[0].macs == 0
+    assert report.layers[0].acs == pytest.approx(float((events.sum(axis=0) * fanout).sum()) * 4)
