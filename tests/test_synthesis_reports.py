@@ -144,3 +144,17 @@ def test_dse_calibrate_bad_input_is_one_line_and_writes_nothing(tmp_path, proble
         calibrate_command.run(_args("--reports", str(folder), "--target", target, "--out", str(out)))
     assert "\n" not in str(err.value)
     assert not out.exists() and list(tmp_path.glob(".calibrated*")) == []
+
+
+GRID_REPORTS = Path(__file__).resolve().parents[1] / "benchmarks" / "synthesis" / "reports"
+
+
+@pytest.mark.skipif(not (GRID_REPORTS / "manifest.yaml").is_file(), reason="no stored synthesis grid")
+def test_calibration_on_the_stored_yosys_grid_lowers_the_held_out_error():
+    points = calibrate_command.load_points(GRID_REPORTS)
+    cal = calibrate(points)
+    for q in ("lut", "ff"):
+        fit = cal.fits[q]
+        assert fit.heldout_mean_abs_rel_error < fit.before_mean_abs_rel_error, q
+    # BRAM18 and DSP are set by the template (memory styles, multipliers), not fitted: they match yosys
+    assert cal.template_dsp == cal.measured_dsp

@@ -1,0 +1,51 @@
+"""Estimate vs yosys for the stored grid, and held-out error before/after calibration (markdown).
+
+    python benchmarks/synthesis/compare.py
+
+Reads reports/manifest.yaml and the yosys stat files that run_grid.py stored; prints the
+per-design table of docs/cost-models.md (section 12) and the leave-one-out calibration errors.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from cost_models.calibrate import calibrate  # noqa: E402
+from cost_models.report import evaluate  # noqa: E402
+from dse.calibrate_command import load_points  # noqa: E402
+
+REPORTS = Path(__file__).resolve().parent / "reports"
+
+
+def _ratio(est: float, measured: float) -> str:
+    return f"{est / measured:.2f}" if measured else ("-" if est == 0 else "inf")
+
+
+def main() -> int:
+    points = load_points(REPORTS)
+    print("| design | LUT est / yosys (ratio) | FF est / yosys (ratio) | BRAM18 est / yosys | DSP est / yosys | CARRY4 (yosys) |")
+    print("|---|---|---|---|---|---|")
+    for p in points:
+        r = evaluate(p.candidate, "fpga-small")
+        m = p.measured
+        print(f"| {p.name} | {r.lut:,} / {m.lut:,} ({_ratio(r.lut, m.lut)}) | {r.ff:,} / {m.ff:,} ({_ratio(r.ff, m.ff)}) "
+              f"| {r.bram18} / {m.bram18} | {r.dsp} / {m.dsp} | {m.carry4} |")
+    cal = calibrate(points)
+    print()
+    print("| quantity | mean abs rel. error, default constants | fitted (in sample) | held out (leave-one-out) |")
+    print("|---|---|---|---|")
+    for q, fit in cal.fits.items():
+        print(f"| {q.upper()} | {fit.before_mean_abs_rel_error:.1%} | {fit.fit_mean_abs_rel_error:.1%} | "
+              f"{fit.heldout_mean_abs_rel_error:.1%} |")
+    print()
+    print("fitted constants: " + ", ".join(f"{k} = {getattr(cal.constants, k):.3g}"
+                                           for fit in cal.fits.values() for k in fit.terms))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
