@@ -25,6 +25,8 @@ from dse.errors import UserError
 MAX_CODE_UNSIGNED = 255  # 8-bit input codes (cost_models.network.INPUT_BITS)
 MAX_CODE_SIGNED = 127
 KEYS = ("x", "y", "x_val", "y_val", "x_test", "y_test")
+ZIP_MAGIC = b"PK\x03\x04"  # an .npz is a zip archive of .npy members
+NPY_MAGIC = b"\x93NUMPY"
 
 
 def load_npz(path: str, seed: int, val_fraction: float, test_fraction: float) -> DataSplits:
@@ -81,11 +83,14 @@ def read_npz_arrays(path: str) -> dict[str, np.ndarray]:
     where = f"npz:{path}"
     if not p.is_file():
         raise UserError(f"{where}: no such file")
+    with open(p, "rb") as f:
+        magic = f.read(6)
+    if magic.startswith(NPY_MAGIC):
+        raise UserError(f"{where}: not an .npz archive (a single .npy array); save with numpy.savez(path, x=..., y=...)")
+    if not magic.startswith(ZIP_MAGIC):
+        raise UserError(f"{where}: not a readable .npz file (no zip archive header); save with numpy.savez(path, x=..., y=...)")
     try:
-        loaded = np.load(p, allow_pickle=False)
-        if not isinstance(loaded, np.lib.npyio.NpzFile):
-            raise UserError(f"{where}: not an .npz archive (a single .npy array); save with numpy.savez(path, x=..., y=...)")
-        with loaded as npz:
+        with np.load(p, allow_pickle=False) as npz:
             names = set(npz.files)
             unknown = sorted(names - set(KEYS))
             if unknown:
