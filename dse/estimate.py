@@ -133,7 +133,7 @@ def _bits(value: Any, where: str, field: str) -> int | None:
 
 def _validate(data: dict[str, Any], where: str) -> dict[str, Any]:
     """Field-by-field checks (types, ranges, lengths, the quantizer's accepted bits and options)."""
-    from search_spaces.candidate import FAMILIES, POOLING_KINDS, Candidate
+    from search_spaces.candidate import FAMILIES, INPUT_KINDS, POOLING_KINDS, Candidate
     from search_spaces.quantizer_types import PROFILES
 
     known = tuple(Candidate.__dataclass_fields__)
@@ -198,6 +198,10 @@ def _validate(data: dict[str, Any], where: str) -> dict[str, Any]:
         out["input_shape"] = [_int(s, where, f"input_shape[{i}]") for i, s in enumerate(shape)]
     if "num_classes" in data:
         out["num_classes"] = _int(data["num_classes"], where, "num_classes")
+    if "input_kind" in data:
+        if data["input_kind"] not in INPUT_KINDS:
+            raise _fail(where, "input_kind", f"unknown input kind {data['input_kind']!r}; accepted: {', '.join(INPUT_KINDS)}")
+        out["input_kind"] = data["input_kind"]
     if "kernel_size" in data:
         out["kernel_size"] = _int(data["kernel_size"], where, "kernel_size")
     for key in ("tau", "v_threshold"):

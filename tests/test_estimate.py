@@ -418,3 +418,15 @@ def test_compat_by_hand_and_presets():
         spikingjelly_simple_energy(c, act, e_ac_pj=-1)
     assert math.isclose(synops(c, act), 540)
     assert np.isfinite(r.energy_total_pj)
+
+
+def test_input_kind_events_is_kept_and_drops_layer0_macs(tmp_path):
+    data = yaml.safe_load(EXAMPLE.read_text())
+    static = estimate.load_candidate(EXAMPLE)
+    events = estimate.load_candidate(write(tmp_path, {**data, "input_kind": "events"}))
+    assert static.input_kind == "static" and events.input_kind == "events"
+    rate = activity_from_rate(static, 0.1)
+    assert evaluate(static, "fpga-small", rate).layers[0].macs > 0
+    assert evaluate(events, "fpga-small", activity_from_rate(events, 0.1)).layers[0].macs == 0
+    with pytest.raises(UserError, match="input_kind"):
+        estimate.load_candidate(write(tmp_path, {**data, "input_kind": "audio"}))
