@@ -30,6 +30,7 @@ FORMATS = ("png", "svg")
 PNG_DPI = 110
 FRONT_COLOUR, INFEASIBLE_COLOUR, SCREENED_COLOUR, BUDGET_COLOUR = "#1f5fa8", "#c0392b", "#7f7f7f", "#d62728"
 FAINT_ALPHA = 0.3
+OFF_SCALE = 4.0  # a budget or capacity above 4 x the largest value shown is named, not drawn to scale
 
 
 @dataclass(frozen=True)
@@ -169,62 +170,121 @@ def _fmt_limit(value: float, quantity: str) -> str:
     return f"{value:.3g}" + (f" {unit}" if unit else "")
 
 
-def _set_scale(ax: Any, which: str, values: list[float]) -> bool:
-    """Log scale (major tick labels only) when the values span more than a factor 30."""
+def _limits(view: StudyView, quantity: str) -> list[tuple[float, str, dict[str, Any]]]:
+    """The budget and device-capacity lines of one quantity: (value, label, line style)."""
+    out = []
+    budget = view.budget_shown(quantity)
+    if budget is not None:
+        out.append((budget, f"budget {_fmt_limit(budget, quantity)}", dict(color=BUDGET_COLOUR, linestyle="--")))
+    capacity = view.capacity_shown(quantity)
+    if capacity is not None:
+        name = getattr(view.target, "name", "device")
+        out.append((capacity, f"{name} capacity {capacity:,.0f}", dict(color="black", linestyle=":")))
+    return out
+
+
+def _axis_range(ax: Any, which: str, data: list[float], limits: list[tuple[float, str, dict[str, Any]]]) -> str:
+    """Set scale and range from the data and draw limit lines; a limit far beyond the data
+    (more than OFF_SCALE x its largest value) is named at the axis end instead of squashing
+    the data into a corner. Returns ' (log scale)' or ''."""
     from matplotlib.ticker import NullFormatter
 
-    if not _use_log(values):
-        return False
-    axis = ax.xaxis if which == "x" else ax.yaxis
-    (ax.set_xscale if which == "x" else ax.set_yscale)("log")
-    axis.set_minor_formatter(NullFormatter())
-    return True
+    shown = [v for v in data if v is not None]
+    top = max(shown) if shown else None
+    values = list(shown)
+    off_scale = []
+    for value, label, style in limits:
+        if top is not None and top > 0 and value > OFF_SCALE * top:
+            off_scale.append((f"{label}: beyond the axis" + (" \u2192" if which == "x" else " \u2191"), style["color"]))
+            continue
+        values.append(value)
+        (ax.axvline if which == "x" else ax.axhline)(value, linewidth=1.2, label=label, **style)
+    log = _use_log(values)
+    if log:
+        (ax.set_xscale if which == "x" else ax.set_yscale)("log")
+        (ax.xaxis if which == "x" else ax.yaxis).set_minor_formatter(NullFormatter())
+    if values:
+        low, high = min(values), max(values)
+        if log:
+            low = min(v for v in values if v > 0)
+            span = (low / 1.4, high * 1.4)
+        else:
+            pad = 0.06 * (high - low) if high > low else max(abs(high) * 0.1, 1e-9)
+            span = (low - pad, high + pad)
+        (ax.set_xlim if which == "x" else ax.set_ylim)(*span)
+    for i, (text, colour) in enumerate(off_scale):
+        x, align = (0.99, "right") if which == "x" else (0.01, "left")
+        ax.text(x, 0.98 - 0.06 * i, text, transform=ax.transAxes, ha=align, va="top", fontsize=7, color=colour)
+    return " (log scale)" if log else ""
+
+
+def _label_points(ax: Any, points: list[tuple[float, float, str]]) -> None:
+    """Trial-number labels beside their points, each moved to the first spot that overlaps no
+    label placed before it (greedy, in display space; far spots get a leader line)."""
+    ax.figure.canvas.draw_idle()
+    to_points = 72.0 / ax.figure.dpi
+    offsets = [(5, 4), (5, -12), (-5, 4), (-5, -12), (5, 15), (5, -23), (-5, 15), (-5, -23),
+               (5, 26), (-5, 26), (5, -34), (-5, -34), (5, 37), (-5, 37)]
+    placed: list[tuple[float, float, float, float]] = []
+    for x, y, text in sorted(points):
+        px, py = (v * to_points for v in ax.transData.transform((x, y)))
+        width, height = 4.8 * len(text) + 2, 9.0
+        choice = offsets[0]
+        for dx, dy in offsets:
+            left = px + dx if dx > 0 else px + dx - width
+            box = (left, py + dy, left + width, py + dy + height)
+            if all(box[2] < b[0] or box[0] > b[2] or box[3] < b[1] or box[1] > b[3] for b in placed):
+                choice = (dx, dy)
+                break
+        dx, dy = choice
+        left = px + dx if dx > 0 else px + dx - width
+        placed.append((left, py + dy, left + width, py + dy + height))
+        far = abs(dy) > 12
+        ax.annotate(text, (x, y), xytext=(dx, dy), textcoords="offset points", fontsize=8, zorder=4,
+                    ha="left" if dx > 0 else "right", va="bottom",
+                    arrowprops=dict(arrowstyle="-", linewidth=0.5, color="0.4", shrinkA=0, shrinkB=3) if far else None)
+
+
+SCREENED_LABEL = "screened (never trained; lower-bound cost), along the bottom edge"
+INFEASIBLE_LABEL = "trained, infeasible (over a budget or the device)"
 
 
 def _pareto_axes(ax: Any, view: StudyView, quantity: str) -> None:
     """accuracy (y) against one cost (x): all trials, front labelled, budget and capacity lines."""
-    groups = {
-        "screened (not trained; lower-bound cost, accuracy 0)": [p for p in view.points if p.status == "screened"],
-        "infeasible (over a budget or the device)": [p for p in view.points if p.status == "trained" and not p.feasible],
-        "feasible, dominated": [p for p in view.points if p.feasible and not p.on_front],
-    }
-    styles = {
-        "screened (not trained; lower-bound cost, accuracy 0)": dict(marker="v", color=SCREENED_COLOUR, alpha=FAINT_ALPHA),
-        "infeasible (over a budget or the device)": dict(marker="x", color=INFEASIBLE_COLOUR, alpha=FAINT_ALPHA + 0.1),
-        "feasible, dominated": dict(marker="o", color=FRONT_COLOUR, alpha=FAINT_ALPHA),
-    }
-    xs_all: list[float] = []
-    for label, pts in groups.items():
-        pts = [p for p in pts if p.value(quantity) is not None]
+    def with_value(pts: list[TrialPoint]) -> list[TrialPoint]:
+        return [p for p in pts if p.value(quantity) is not None]
+
+    screened = with_value([p for p in view.points if p.status == "screened"])
+    trained = with_value([p for p in view.points if p.status == "trained"])
+    front = with_value(view.front_points)
+    groups = (
+        (INFEASIBLE_LABEL, [p for p in trained if not p.feasible], dict(marker="x", color=INFEASIBLE_COLOUR, alpha=FAINT_ALPHA + 0.1)),
+        ("feasible, dominated", [p for p in trained if p.feasible and not p.on_front], dict(marker="o", color=FRONT_COLOUR, alpha=FAINT_ALPHA)),
+    )
+    for label, pts, style in groups:
         if pts:
-            xs = [p.value(quantity) for p in pts]
-            xs_all += xs
-            ax.scatter(xs, [p.accuracy for p in pts], s=22, label=f"{label}: {len(pts)}", linewidths=1, **styles[label])
-    front = [p for p in view.front_points if p.value(quantity) is not None]
+            ax.scatter([p.value(quantity) for p in pts], [p.accuracy for p in pts], s=22, label=f"{label}: {len(pts)}", linewidths=1, **style)
+    if screened:  # accuracy unknown (never trained): a strip at the bottom, not a fake 0
+        ax.scatter([p.value(quantity) for p in screened], [0.03] * len(screened), transform=ax.get_xaxis_transform(),
+                   marker="v", s=22, color=SCREENED_COLOUR, alpha=FAINT_ALPHA + 0.1, label=f"{SCREENED_LABEL}: {len(screened)}")
     if front:
         xs = [p.value(quantity) for p in front]
-        xs_all += xs
         ax.scatter(xs, [p.accuracy for p in front], s=46, color=FRONT_COLOUR, edgecolors="black", linewidths=0.6,
                    zorder=3, label=f"Pareto front ({', '.join(view.objectives)}): {len(front)}")
         if view.objectives == ["accuracy", quantity]:
             steps = sorted(zip(xs, (p.accuracy for p in front)))
             ax.step([s[0] for s in steps], [s[1] for s in steps], where="post", color=FRONT_COLOUR, linewidth=1, zorder=2)
-        for p, x in zip(front, xs):
-            ax.annotate(f"#{p.number}", (x, p.accuracy), xytext=(4, 4), textcoords="offset points", fontsize=8, zorder=4)
-    budget = view.budget_shown(quantity)
-    if budget is not None:
-        xs_all.append(budget)
-        ax.axvline(budget, color=BUDGET_COLOUR, linestyle="--", linewidth=1.2, label=f"budget {_fmt_limit(budget, quantity)}")
-    capacity = view.capacity_shown(quantity)
-    if capacity is not None:
-        xs_all.append(capacity)
-        ax.axvline(capacity, color="black", linestyle=":", linewidth=1.2,
-                   label=f"{getattr(view.target, 'name', 'device')} capacity {capacity:,.0f}")
-    log = _set_scale(ax, "x", xs_all)
-    ax.set_xlabel(AXES[quantity].label + (" (log scale)" if log else ""))
+    scale = _axis_range(ax, "x", [p.value(quantity) for p in screened + trained], _limits(view, quantity))
+    accuracies = [p.accuracy for p in trained]
+    if accuracies:
+        low, high = min(accuracies), max(accuracies)
+        pad = max(high - low, 0.02)
+        ax.set_ylim(max(low - 0.25 * pad, -0.02) if not screened else low - 0.35 * pad, min(high + 0.15 * pad, 1.02))
+    ax.set_xlabel(AXES[quantity].label + scale)
     ax.set_ylabel("validation accuracy")
-    ax.set_ylim(-0.03, 1.03)
     ax.grid(True, alpha=0.25)
+    if front:
+        _label_points(ax, [(p.value(quantity), p.accuracy, f"#{p.number}") for p in front])
     if not view.points:
         ax.text(0.5, 0.5, "no completed trial", transform=ax.transAxes, ha="center")
     if ax.get_legend_handles_labels()[0]:
@@ -262,19 +322,13 @@ def three_objective_figure(view: StudyView) -> Any:
             alpha=[1.0 if p.on_front else 0.55 for p in feasible], label="feasible (front: black edge, labelled)",
         )
         fig.colorbar(colours, ax=ax, label="validation accuracy")
-        for p in feasible:
-            if p.on_front:
-                ax.annotate(f"#{p.number}", (p.value(x_q), p.value(y_q)), xytext=(4, 4), textcoords="offset points", fontsize=8)
-    for quantity, line in ((x_q, ax.axvline), (y_q, ax.axhline)):
-        budget = view.budget_shown(quantity)
-        if budget is not None:
-            line(budget, color=BUDGET_COLOUR, linestyle="--", linewidth=1.2, label=f"{quantity} budget {_fmt_limit(budget, quantity)}")
     xs = [p.value(x_q) for p in view.points if p.value(x_q) is not None]
     ys = [p.value(y_q) for p in view.points if p.value(y_q) is not None]
-    x_log = _set_scale(ax, "x", xs + [view.budget_shown(x_q) or 0])
-    y_log = _set_scale(ax, "y", ys + [view.budget_shown(y_q) or 0])
-    ax.set_xlabel(AXES[x_q].label + (" (log scale)" if x_log else ""))
-    ax.set_ylabel(AXES[y_q].label + (" (log scale)" if y_log else ""))
+    x_scale = _axis_range(ax, "x", xs, [(v, f"{x_q} {label}", style) for v, label, style in _limits(view, x_q)])
+    y_scale = _axis_range(ax, "y", ys, [(v, f"{y_q} {label}", style) for v, label, style in _limits(view, y_q)])
+    ax.set_xlabel(AXES[x_q].label + x_scale)
+    ax.set_ylabel(AXES[y_q].label + y_scale)
+    _label_points(ax, [(p.value(x_q), p.value(y_q), f"#{p.number}") for p in feasible if p.on_front])
     ax.grid(True, alpha=0.25)
     ax.set_title(f"study {view.name}: accuracy (colour) vs {x_q} and {y_q}", fontsize=10)
     if ax.get_legend_handles_labels()[0]:
@@ -313,7 +367,6 @@ def hypervolume_figure(view: StudyView) -> Any:
     from matplotlib.ticker import MaxNLocator
 
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_ylim(bottom=0)
     ax.set_xlabel("trial number (feasible trained trials)")
     ax.set_ylabel(f"hypervolume ({hypervolume_units(view)})")
     ax.grid(True, alpha=0.25)

@@ -181,6 +181,8 @@ def test_plot_writes_valid_png_and_svg_of_every_view(plotted):
     for label in ("#0", "#1", "budget 0.0034 mJ"):  # front labels and the budget line's legend
         assert label in svg
     assert "#2" not in svg and "#3" not in svg  # only front members are labelled
+    # LUTs of 1.4k-3.9k against a capacity of 53,200: named at the axis end, not drawn to scale
+    assert "fpga-small capacity 53,200: beyond the axis" in (plotted / "pareto-accuracy-lut.svg").read_text()
     assert (plotted / "pareto-interactive.html").exists() == plots.plotly_available()
     assert not list(plotted.glob(".dse-plot-*"))  # the staging folder is gone
 
