@@ -18,11 +18,17 @@ from typing import Any, Sequence
 
 from dse.budgets import ACCEPTED as BUDGETS_ACCEPTED
 from dse.budgets import QUANTITIES, format_budget, parse_budgets
-from dse import estimate
+from dse import calibrate_command, estimate, export_command, plot_command, report_command, train_command
 from dse.errors import UserError
 from dse.sampler_names import SAMPLERS
 
 EXIT_USAGE = 2
+# commands that live in their own modules (add_parser + run); their imports are light
+_COMMAND_MODULES = (train_command, export_command, plot_command, report_command, calibrate_command)
+_COMMANDS = {
+    "train": train_command, "export": export_command, "plot": plot_command, "report": report_command,
+    "calibrate": calibrate_command,
+}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -53,7 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--trials", type=int, metavar="N", help="completed trials the study should hold (resuming counts earlier ones)")
     s.add_argument("--timeout", type=float, metavar="SECONDS", help="stop starting new trials after this many seconds")
     s.add_argument("--space", metavar="NAME|FILE", help="search space (search_spaces/NAME.yaml or a path); overrides the study's")
-    s.add_argument("--dataset", metavar="NAME", help="data set (default digits: scikit-learn's bundled 8x8 digits)")
+    s.add_argument("--dataset", metavar="NAME", help="data set: digits (default; scikit-learn's bundled 8x8 digits), digits-dvs (the digits through a "
+                   "simulated event camera), npz:PATH, nmnist:PATH, dvsgesture:PATH (see docs/datasets.md)")
     s.add_argument("--epochs", type=int, metavar="N", help="training epochs per trial (the fidelity); overrides the study's")
     s.add_argument("--sampler", choices=SAMPLERS, help="Optuna sampler (default: the study file's; tpe is multivariate)")
     s.add_argument("--seed", type=int, help="seed of the sampler, the data split and each trial's training")
@@ -66,6 +73,14 @@ def build_parser() -> argparse.ArgumentParser:
                    "start the same command on other machines with one --storage postgresql://... to add more")
     s.add_argument("--heartbeat", type=int, default=10, metavar="SECONDS",
                    help="worker heartbeat: a trial whose worker is silent for 3 beats is failed and run again (default 10)")
+    s.add_argument("--verify", type=int, default=3, metavar="K",
+                   help="after the search, retrain the front's members at full fidelity over K seeds and show the "
+                   "verified front (default 3; 0 skips it)")
+    s.add_argument("--no-early-stopping", action="store_true",
+                   help="train every trial for all its epochs (default: stop trials dominated at equal epochs)")
+    s.add_argument("--artifacts", metavar="DIR",
+                   help="folder for trained weights (Optuna artifacts); default: artifacts/ beside a SQLite storage, "
+                   "OUT/artifacts otherwise")
     s.add_argument("--quiet", action="store_true", help="no per-trial lines or progress bar, only the front")
     s.add_argument("--json", action="store_true", help="print pareto.json's content on stdout and nothing else there")
 
@@ -76,6 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print pareto.json's content instead of a table")
 
     estimate.add_parser(sub)
+    for module in _COMMAND_MODULES:
+        module.add_parser(sub)
 
     sub.add_parser("targets", help="list the hardware targets and their capacities",
                    description="List the shipped hardware targets with device capacities, clock and static power.")
@@ -91,7 +108,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_pareto(args)
         if args.command == "estimate":
             return estimate.run(args)
-        return cmd_targets(args)
+        if args.command == "targets":
+            return cmd_targets(args)
+        return _COMMANDS[args.command].run(args)
     except UserError as exc:
         print(f"dse {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -100,11 +119,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _resolve_search(args: argparse.Namespace) -> tuple[Any, Path]:
     """Validate every input of a search before anything is written; returns settings and out dir."""
     from cost_models.targets import TargetError, load_target
-    from dse.data import DATASETS
+    from dse.artifacts import default_artifact_dir
+    from dse.data import check_dataset_name
     from dse.search import SearchSettings
     from dse.study_config import load_study_config
     from search_spaces.space import SearchSpace, SpaceError
 
+    if args.verify < 0:
+        raise UserError(f"--verify must be >= 0 seeds, got {args.verify}")
     if args.jobs < 1:
         raise UserError(f"--jobs must be >= 1, got {args.jobs}")
     if args.heartbeat < 1:
@@ -135,8 +157,7 @@ def _resolve_search(args: argparse.Namespace) -> tuple[Any, Path]:
         space = SearchSpace.load(config.space)
     except SpaceError as exc:
         raise UserError(str(exc)) from None
-    if config.dataset not in DATASETS:
-        raise UserError(f"unknown dataset {config.dataset!r}; accepted: {', '.join(DATASETS)}")
+    check_dataset_name(config.dataset)
     study_name = args.study or config.name
     out_dir = Path(args.out) if args.out else Path("dse-out") / study_name
     _check_writable(out_dir)
@@ -145,7 +166,8 @@ def _resolve_search(args: argparse.Namespace) -> tuple[Any, Path]:
         study_name=study_name, storage_url=storage, space=space, target=target, budgets=config.budgets,
         objectives=config.objectives, trials=config.trials, timeout_s=config.timeout_s,
         fidelity=config.fidelity, sampler=config.sampler, seed=config.seed, dataset=config.dataset,
-        heartbeat_s=args.heartbeat,
+        heartbeat_s=args.heartbeat, early_stopping=not args.no_early_stopping,
+        artifact_dir=args.artifacts or default_artifact_dir(storage) or str(out_dir / "artifacts"),
     )
     return settings, out_dir
 
@@ -177,6 +199,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         device = select_device(args.device)
     except ValueError as exc:
         raise UserError(str(exc)) from None
+    data = load_dataset(settings.dataset, seed=settings.seed)  # a corrupt data file is refused before any output
     created = not out_dir.exists()
     out_dir.mkdir(parents=True, exist_ok=True)
     try:
@@ -205,8 +228,9 @@ def cmd_search(args: argparse.Namespace) -> int:
 
                 study = run_parallel(settings, study, args.jobs, args.device, on_trial=on_trial)
             else:
-                data = load_dataset(settings.dataset, seed=settings.seed)
                 study = run_search(settings, data, device, on_trial=on_trial, study=study)
+        if args.verify > 0:
+            verify_front_verbosely(console, study, settings, data, device, args.verify, quiet)
     except KeyboardInterrupt:
         interrupted = True
         console.print("interrupted: completed trials are kept in the storage; the front so far:")
@@ -218,6 +242,27 @@ def cmd_search(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(front_document(study, settings.storage_url), indent=2))
     return 130 if interrupted else 0
+
+
+def verify_front_verbosely(console: Any, study: Any, settings: Any, data: Any, device: Any, seeds: int, quiet: bool) -> None:
+    """Retrain the short-fidelity front over `seeds` seeds (dse/verify.py), a line per member unless quiet."""
+    from dse.verify import verification_epochs, verify_front
+
+    epochs = verification_epochs(settings.fidelity.epochs)
+    console.print(f"verifying the front: each member retrained {seeds} x {epochs} epochs")
+
+    def report(member: Any) -> None:
+        if not quiet:
+            short = study.trials[member.trial].user_attrs.get("accuracy", float("nan"))
+            console.print(
+                f"  trial {member.trial:>3}: accuracy {member.accuracy_mean:.3f} +- {member.accuracy_std:.3f} over "
+                f"{len(member.seeds)} seeds (short training: {short:.3f}), {member.train_seconds:.1f} s"
+            )
+
+    members = verify_front(study, settings, data, device, seeds=seeds, on_member=report)
+    flagged = [m.trial for m in members if m.flagged]
+    if flagged:
+        console.print(f"flagged after verification (dominated or over a budget): trials {', '.join(map(str, flagged))}")
 
 
 def screening_line(study: Any) -> str:
