@@ -167,9 +167,14 @@ def verify_front(
     if epochs < 1:
         raise UserError(f"verification needs at least 1 epoch, got {epochs}")
     members = []
+    stored = study.user_attrs
     for trial in pareto_front(study, verified=False):
-        member = verify_member(trial, settings, data, device, seeds, epochs)
-        study.set_user_attr(RECORD_PREFIX + str(trial.number), member.to_dict())
+        record = stored.get(RECORD_PREFIX + str(trial.number))
+        if record and record.get("epochs") == epochs and len(record.get("seeds", ())) == seeds:
+            member = VerifiedMember.from_dict(record)  # verified by an earlier run: resuming costs nothing
+        else:
+            member = verify_member(trial, settings, data, device, seeds, epochs)
+            study.set_user_attr(RECORD_PREFIX + str(trial.number), member.to_dict())
         members.append(member)
         if on_member is not None:
             on_member(member)

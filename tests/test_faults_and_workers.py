@@ -30,7 +30,8 @@ def _load(storage: str, name: str) -> optuna.Study | None:
 def test_sigkill_mid_trial_then_resume(tmp_path, tiny_study):
     out = tmp_path / "out"
     storage = f"sqlite:///{out / 'study.db'}"
-    argv = ["search", "--study-config", tiny_study, "--out", str(out), "--trials", "8", "--quiet", "--heartbeat", "1"]
+    argv = ["search", "--study-config", tiny_study, "--out", str(out), "--trials", "8", "--quiet", "--heartbeat", "1",
+            "--verify", "0"]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = subprocess.Popen([sys.executable, "-m", "dse.cli", *argv], cwd=tmp_path, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
@@ -69,7 +70,8 @@ def test_sigkill_mid_trial_then_resume(tmp_path, tiny_study):
 
 def test_two_jobs_share_one_sqlite_study(tmp_path, tiny_study):
     out = tmp_path / "out"
-    assert main(["search", "--study-config", tiny_study, "--out", str(out), "--trials", "6", "--jobs", "2", "--quiet"]) == 0
+    assert main(["search", "--study-config", tiny_study, "--out", str(out), "--trials", "6", "--jobs", "2", "--quiet",
+                 "--verify", "0"]) == 0
     study = _load(f"sqlite:///{out / 'study.db'}", "tiny")
     done = study.get_trials(states=(COMPLETE,))
     assert len(done) >= 6
@@ -97,7 +99,7 @@ def test_two_workers_join_one_postgresql_study(tmp_path, tiny_study):
     url = _postgres_url()
     name = f"tiny-{uuid.uuid4().hex[:8]}"
     argv = ["search", "--study-config", tiny_study, "--storage", url, "--study", name, "--out", str(tmp_path / "out"),
-            "--trials", "6", "--jobs", "2", "--quiet"]
+            "--verify", "0", "--trials", "6", "--jobs", "2", "--quiet"]
     try:
         assert main(argv) == 0
         study = optuna.load_study(study_name=name, storage=url)

@@ -105,6 +105,19 @@ def test_a_member_dominated_after_verification_is_flagged(tmp_path, tiny_space, 
     assert [m["trial"] for m in short["front"]] == [0, 1] and short["flagged"] == []
 
 
+def test_a_second_verification_reuses_stored_records(tmp_path, tiny_space, monkeypatch):
+    s = settings(tmp_path, tiny_space, {"energy": 0.6})
+    study = open_study(s)
+    add_trained(study, NARROW, 0.90)
+    calls: list = []
+    monkeypatch.setattr(train_module, "train_candidate", fake_training({16: 0.93}, RATE, calls))
+    first = verify_front(study, s, data=None, device="cpu", seeds=2, epochs=3)
+    again = verify_front(study, s, data=None, device="cpu", seeds=2, epochs=3)
+    assert len(calls) == 2 and again[0].accuracies == first[0].accuracies  # resumed: no retraining
+    verify_front(study, s, data=None, device="cpu", seeds=3, epochs=3)
+    assert len(calls) == 5  # other settings: retrained
+
+
 def test_a_member_over_budget_after_verification_is_flagged(tmp_path, tiny_space, monkeypatch):
     budget = (energy_mj(NARROW, RATE) + energy_mj(NARROW, 0.9)) / 2  # met at 10 % firing, broken at 90 %
     s = settings(tmp_path, tiny_space, {"energy": budget})
