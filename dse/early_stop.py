@@ -22,7 +22,7 @@ from dse.data import Split
 from dse.train import StopTraining, TrainResult
 
 MARGIN = 0.02  # accuracy points (fraction) a reference must lead by; about 4x the seed-to-seed spread at full fidelity
-FIRST_CHECKPOINT = 2  # first epoch checked: after 1 epoch slow starters (conv nets) still catch up
+FIRST_CHECKPOINT = 2  # first epoch checked; 1 saved more time on the benchmark but is the noisiest (docs/search.md)
 CURVE_ATTR = "accuracy_by_epoch"  # trial user attr: {"epoch": validation accuracy}, checkpoints and the last epoch
 
 
