@@ -230,13 +230,14 @@ def machine() -> dict[str, Any]:
 
 def replay_seed(objective: TableObjective, sampler: str, seed: int, trials: int, reference: list[float], exhaustive_hv: float) -> dict[str, Any]:
     """One seeded replay: hypervolume ratio after every trial, distinct configurations, seconds."""
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     study = run_study(objective, sampler, seed, trials)
-    seconds = time.perf_counter() - start
+    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
     return {
         "ratio_curve": [round(hv / exhaustive_hv, 6) for hv in hypervolume_curve(study, reference)],
         "distinct_configurations": len({tuple(sorted(t.params.items())) for t in study.trials}),
         "seconds": round(seconds, 3),
+        "cpu_seconds": round(cpu_seconds, 3),  # this process's CPU time: less affected by other jobs
     }
 
 
@@ -252,6 +253,10 @@ def summarize(runs: dict[str, dict[str, Any]], trials: int) -> dict[str, Any]:
         "q75_ratio_curve": np.quantile(ratios, 0.75, axis=0).round(6).tolist(),
         "distinct_configurations_median": float(np.median([r["distinct_configurations"] for r in runs.values()])),
         "seconds_per_trial_mean": float(sum(r["seconds"] for r in runs.values()) / (len(runs) * trials)),
+        "cpu_seconds_per_trial_mean": (
+            float(sum(r["cpu_seconds"] for r in runs.values()) / (len(runs) * trials))
+            if all("cpu_seconds" in r for r in runs.values()) else None
+        ),
     }
 
 
@@ -262,9 +267,14 @@ def plot(results: dict[str, Any], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4.2))
-    for name, r in results["samplers"].items():
+    styles = ["-", "--", ":", "-.", (0, (5, 1))]
+    drawn: dict[str, list[float]] = {}
+    for i, (name, r) in enumerate(results["samplers"].items()):
         x = np.arange(1, len(r["median_ratio_curve"]) + 1)
-        (line,) = ax.plot(x, r["median_ratio_curve"], label=name)
+        same = [other for other, curve in drawn.items() if curve == r["median_ratio_curve"]]
+        label = f"{name} (= {same[0]})" if same else name  # NSGA's first population is the random sampler's
+        (line,) = ax.plot(x, r["median_ratio_curve"], label=label, linestyle=styles[i % len(styles)])
+        drawn[name] = r["median_ratio_curve"]
         ax.fill_between(x, r["q25_ratio_curve"], r["q75_ratio_curve"], color=line.get_color(), alpha=0.15)
     ax.axhline(0.95, color="grey", linestyle="--", linewidth=0.8)
     s = results["settings"]
@@ -314,7 +324,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     }
     for name in args.samplers:
         stored = runs.setdefault(name, {})
-        for seed in range(args.seeds):
+        for seed in range(args.first_seed, args.seeds):
             if str(seed) in stored:
                 continue  # resumed: this seed was replayed by an earlier run with the same settings
             stored[str(seed)] = replay_seed(objective, name, seed, args.trials, reference, exhaustive_hv)
@@ -348,17 +358,41 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--table", default=str(TABLE))
     parser.add_argument("--samplers", type=parse_samplers, default=list(SAMPLERS))
-    parser.add_argument("--seeds", type=int, default=20)
+    parser.add_argument("--seeds", type=int, default=20, help="replay seeds 0..N-1")
+    parser.add_argument("--first-seed", type=int, default=0, help="skip seeds below this one (to split a slow sampler over processes)")
     parser.add_argument("--trials", type=int, default=40)
     parser.add_argument("--energy-budget-mj", type=float, default=ENERGY_BUDGET_MJ)
     parser.add_argument("--fidelity", choices=("short", "long"), default="short")
     parser.add_argument("--out", default=str(RESULTS))
     parser.add_argument("--plot", default=str(PLOT))
     results = run(parser.parse_args(argv))
-    for name, r in results["samplers"].items():
-        t = r["trials_to"]["95pct"]
-        print(f"{name:7s} trials to 95 %: median {t['median']} (IQR {t['q25']}-{t['q75']}), never {t['never_share']:.0%}")
+    print("\n".join(markdown_table(results)))
     return 0
+
+
+def markdown_table(results: dict[str, Any]) -> list[str]:
+    """The per-sampler table of docs/search-efficiency.md, from a results dict."""
+    trials = results["settings"]["trials"]
+
+    def cell(t: dict[str, Any]) -> str:
+        show = lambda v: f">{trials}" if v is None else str(v)  # noqa: E731
+        iqr = show(t["q25"]) if t["q25"] == t["q75"] else f"{show(t['q25'])}-{show(t['q75'])}"
+        return f"{show(t['median'])} ({iqr}) | {t['never_share']:.0%}"
+
+    lines = [
+        "| sampler | seeds | trials to 95 %: median (IQR) | never | trials to 99 %: median (IQR) | never "
+        f"| median HV ratio at 10 / 20 / {trials} trials | distinct configs in {trials} | ms per trial (wall / CPU) |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, r in results["samplers"].items():
+        curve = r["median_ratio_curve"]
+        at = " / ".join(f"{curve[n - 1]:.3f}" for n in (10, 20, trials) if n <= len(curve))
+        cpu = "-" if r.get("cpu_seconds_per_trial_mean") is None else f"{r['cpu_seconds_per_trial_mean'] * 1000:.1f}"
+        lines.append(
+            f"| {name} | {r['seeds']} | {cell(r['trials_to']['95pct'])} | {cell(r['trials_to']['99pct'])} | {at} "
+            f"| {r['distinct_configurations_median']:g} | {r['seconds_per_trial_mean'] * 1000:.1f} / {cpu} |"
+        )
+    return lines
 
 
 if __name__ == "__main__":
