@@ -1,7 +1,8 @@
 """Times the default study (`dse search --target fpga-small --budget 0.6mJ`) end to end.
 
-Reports seconds per trial (trained and screened separately), the share of candidates screened
-before training, front size and total wall time, with the machine it ran on. Writes one entry
+Reports seconds per trial (trained, stopped early and screened separately), the share of
+candidates screened before training, front size, the verification's training time and flags,
+and total wall time, with the machine it ran on. Writes one entry
 per budget into benchmarks/results/default_study.json; the README quotes its figures.
 
     python benchmarks/bench_default_study.py [--budget 0.6mJ] [--trials N] [--seed S]
@@ -11,8 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -21,20 +20,12 @@ import time
 from pathlib import Path
 
 import optuna
-import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.machine import machine  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "default_study.json"
 
-
-def machine() -> dict[str, object]:
-    return {
-        "cpu_count": os.cpu_count(),
-        "processor": platform.processor() or platform.machine(),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "torch_threads": torch.get_num_threads(),
-        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-    }
 
 
 def main() -> int:
@@ -58,7 +49,10 @@ def main() -> int:
         for t in trials:
             status = t.user_attrs.get("status", t.state.name.lower())
             by_status.setdefault(status, []).append(t.duration.total_seconds() if t.duration else 0.0)
-        front = json.loads((out / "pareto.json").read_text())["front"]
+        document = json.loads((out / "pareto.json").read_text())
+        front = document["front"]
+        records = [v for k, v in study.user_attrs.items() if k.startswith("verification:")]
+        verify_s = sum(r.get("train_seconds", 0.0) for r in records)
     trained = by_status.get("trained", [])
     screened = by_status.get("screened", [])
     result = {
@@ -68,11 +62,16 @@ def main() -> int:
         "trained": len(trained),
         "screened": len(screened),
         "failed": len(by_status.get("failed", [])),
+        "stopped_early": len(by_status.get("stopped", [])),
+        "seconds_per_stopped_trial_mean": statistics.mean(by_status["stopped"]) if by_status.get("stopped") else None,
         "screened_share": len(screened) / max(len(trials), 1),
         "seconds_per_trained_trial_mean": statistics.mean(trained) if trained else None,
         "seconds_per_trained_trial_median": statistics.median(trained) if trained else None,
         "seconds_per_screened_trial_mean": statistics.mean(screened) if screened else None,
         "front_size": len(front),
+        "verified_members": len(records),
+        "flagged_after_verification": len(document.get("flagged", [])),
+        "verification_train_seconds": verify_s,
         "wall_seconds": wall_s,
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

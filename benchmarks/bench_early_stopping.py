@@ -16,13 +16,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
 import sys
 import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -34,6 +31,7 @@ TIGHT_ENERGY_MJ = 0.05  # tight hypervolume reference: above every trained candi
 import optuna  # noqa: E402
 import torch  # noqa: E402
 
+from benchmarks.machine import machine  # noqa: E402
 from cost_models.targets import load_target  # noqa: E402
 from dse import early_stop  # noqa: E402
 from dse.data import load_dataset  # noqa: E402
@@ -44,17 +42,6 @@ from dse.study_config import load_study_config  # noqa: E402
 from dse.verify import verify_front  # noqa: E402
 from search_spaces.space import SearchSpace  # noqa: E402
 
-
-def machine() -> dict[str, object]:
-    return {
-        "cpu_count": os.cpu_count(),
-        "processor": platform.processor() or platform.machine(),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "optuna": optuna.__version__,
-        "torch_threads": torch.get_num_threads(),
-        "load_average_1min_at_start": os.getloadavg()[0],
-    }
 
 
 def default_settings(folder: Path, seed: int, trials: int | None, early_stopping: bool) -> SearchSettings:

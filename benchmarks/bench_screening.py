@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
 import sys
 import time
@@ -26,6 +24,7 @@ RESULTS = REPO / "benchmarks" / "results" / "screening.json"
 
 import optuna  # noqa: E402
 
+from benchmarks.machine import machine  # noqa: E402
 from cost_models import screen  # noqa: E402
 from cost_models.network import _layer_specs  # noqa: E402
 from cost_models.ops import _axis_fanout, _mean_conv_fanout, conv_fanout_map  # noqa: E402
@@ -63,24 +62,6 @@ def time_pass(candidates: list, target) -> list[float]:
         per.append(time.perf_counter() - start)
     return per
 
-
-def machine() -> dict[str, object]:
-    model = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "cpu_count": os.cpu_count(),
-        "cpu": model,
-        "python": platform.python_version(),
-        "optuna": optuna.__version__,
-        "platform": platform.platform(),
-        "load_average_1min_at_start": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
-    }
 
 
 def summary(seconds: list[float]) -> dict[str, float]:

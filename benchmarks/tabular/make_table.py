@@ -20,7 +20,6 @@ import csv
 import itertools
 import json
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -30,10 +29,9 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 import numpy as np  # noqa: E402
-import optuna  # noqa: E402
-import spikingjelly  # noqa: E402
 import torch  # noqa: E402
 
+from benchmarks.machine import machine  # noqa: E402
 from cost_models.report import evaluate  # noqa: E402
 from cost_models.targets import load_target  # noqa: E402
 from dse.data import load_dataset  # noqa: E402
@@ -108,21 +106,6 @@ def settings(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def environment() -> dict[str, Any]:
-    cpu = platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "python": platform.python_version(), "torch": torch.__version__, "spikingjelly": getattr(spikingjelly, "__version__", "2.0"),
-        "optuna": optuna.__version__, "numpy": np.__version__, "cpu": cpu, "cpu_count": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-    }
-
 
 def write_json_atomic(path: Path, data: Any) -> None:
     tmp = path.with_name(path.name + ".tmp")
@@ -195,7 +178,7 @@ def build(args: argparse.Namespace) -> int:
         writer.writeheader()
         writer.writerows(rows)
     os.replace(tmp, out)
-    write_json_atomic(meta_path, {"settings": wanted, "environment": environment(), "script": "benchmarks/tabular/make_table.py"})
+    write_json_atomic(meta_path, {"settings": wanted, "environment": machine(), "script": "benchmarks/tabular/make_table.py"})
     start = time.monotonic()
     with out.open("a", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=columns())

@@ -24,7 +24,6 @@ import argparse
 import csv
 import json
 import os
-import platform
 import sys
 import time
 from dataclasses import dataclass
@@ -37,6 +36,7 @@ sys.path.insert(0, str(REPO))
 import numpy as np  # noqa: E402
 import optuna  # noqa: E402
 
+from benchmarks.machine import machine  # noqa: E402
 from cost_models.report import QUANTITY_FIELDS  # noqa: E402
 from cost_models.screen import CAPACITY_CONSTRAINTS  # noqa: E402
 from cost_models.targets import load_target  # noqa: E402
@@ -210,22 +210,6 @@ def rank_correlations(table: Table, objective: TableObjective) -> dict[str, Any]
         },
     }
 
-
-def machine() -> dict[str, Any]:
-    import torch
-
-    cpu = platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "cpu": cpu, "cpu_count": os.cpu_count(), "python": platform.python_version(), "optuna": optuna.__version__,
-        "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
-    }
 
 
 def replay_seed(objective: TableObjective, sampler: str, seed: int, trials: int, reference: list[float], exhaustive_hv: float) -> dict[str, Any]:
