@@ -25,7 +25,7 @@ from typing import Any
 
 import yaml
 
-from dse.errors import UserError
+from dse.errors import UserError, load_user_target
 
 MANIFEST = "manifest.yaml"
 
@@ -107,13 +107,9 @@ def calibrated_target_yaml(base_path: str, calibration: Any, source: str) -> str
 def run(args: argparse.Namespace) -> int:
     """Execute `dse calibrate`; returns 0. Raises UserError on bad input (nothing is written then)."""
     from cost_models.calibrate import CalibrationError, calibrate
-    from cost_models.targets import TargetError, load_target
     from dse.export._files import write_text
 
-    try:
-        target = load_target(args.target)
-    except TargetError as exc:
-        raise UserError(str(exc)) from None
+    target = load_user_target(args.target)
     if target.kind != "fpga":
         raise UserError(f"--target {args.target} is a {target.kind} target; calibration fits FPGA targets")
     out = Path(args.out)
@@ -131,7 +127,11 @@ def run(args: argparse.Namespace) -> int:
         write_text(out, text)
     except OSError as exc:
         raise UserError(f"--out {out}: cannot write ({exc.strerror})") from None
-    load_target(out)  # the written file must load as a target
+    try:
+        load_user_target(out)  # the written file must load as a target
+    except UserError:
+        out.unlink(missing_ok=True)
+        raise
     for q, fit in cal.fits.items():
         print(f"{q}: mean |error| {fit.before_mean_abs_rel_error:.1%} with {target.name}'s constants, "
               f"{fit.fit_mean_abs_rel_error:.1%} fitted, {fit.heldout_mean_abs_rel_error:.1%} held out "

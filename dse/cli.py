@@ -19,7 +19,7 @@ from typing import Any, Sequence
 from dse.budgets import ACCEPTED as BUDGETS_ACCEPTED
 from dse.budgets import QUANTITIES, format_budget, parse_budgets
 from dse import calibrate_command, estimate, export_command, plot_command, report_command, train_command
-from dse.errors import UserError
+from dse.errors import UserError, load_user_target
 from dse.sampler_names import SAMPLERS
 
 EXIT_USAGE = 2
@@ -118,7 +118,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _resolve_search(args: argparse.Namespace) -> tuple[Any, Path]:
     """Validate every input of a search before anything is written; returns settings and out dir."""
-    from cost_models.targets import TargetError, load_target
     from dse.artifacts import default_artifact_dir
     from dse.data import check_dataset_name
     from dse.search import SearchSettings
@@ -145,10 +144,7 @@ def _resolve_search(args: argparse.Namespace) -> tuple[Any, Path]:
         timeout_s=args.timeout, space=args.space, dataset=args.dataset, fidelity=fidelity,
         sampler=args.sampler, seed=args.seed,
     )
-    try:
-        target = load_target(config.target)
-    except TargetError as exc:
-        raise UserError(str(exc)) from None
+    target = load_user_target(config.target)
     for quantity in (*config.budgets, *config.objectives):
         if quantity != "accuracy" and not target.produces(quantity):
             produced = ", ".join(q for q in QUANTITIES if target.produces(q))
@@ -321,7 +317,6 @@ def cmd_pareto(args: argparse.Namespace) -> int:
 
 
 def cmd_targets(args: argparse.Namespace) -> int:
-    from rich.console import Console
     from rich.table import Table
 
     from cost_models.targets import list_targets, load_target

@@ -7,3 +7,13 @@ class UserError(Exception):
 
 class TrainingDiverged(RuntimeError):
     """A trial's training produced a non-finite loss; the trial fails, the study goes on."""
+
+
+def load_user_target(name_or_path: str):  # -> cost_models.targets.Target
+    """Load a target named on the command line; a bad name or file becomes a one-line UserError."""
+    from cost_models.targets import TargetError, load_target
+
+    try:
+        return load_target(name_or_path)
+    except TargetError as exc:
+        raise UserError(str(exc)) from None

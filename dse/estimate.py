@@ -21,7 +21,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from dse.errors import UserError
+from dse.errors import UserError, load_user_target
 
 DEFAULT_FIRING_RATE = 0.1  # keep equal to cost_models.activity.DEFAULT_FIRING_RATE
 FULL_PRECISION_LABELS = ("fp", "fp32", "full")
@@ -248,13 +248,9 @@ def run(args: argparse.Namespace) -> int:
     """Execute `dse estimate`; returns the exit code (0). Raises UserError on bad input."""
     from cost_models.activity import activity_from_rate
     from cost_models.report import evaluate
-    from cost_models.targets import TargetError, load_target
 
     candidate = load_candidate(args.config)
-    try:
-        target = load_target(args.target)
-    except TargetError as exc:
-        raise UserError(str(exc)) from None
+    target = load_user_target(args.target)
     rate = float(args.firing_rate)
     activity = activity_from_rate(candidate, rate) if rate > 0 else None
     report = evaluate(candidate, target, activity)

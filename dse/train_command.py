@@ -21,7 +21,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from dse.errors import UserError
+from dse.errors import UserError, load_user_target
 
 DEFAULT_EPOCHS = 30
 DEFAULT_TARGET = "fpga-small"
@@ -120,15 +120,11 @@ def save_run(out: Path, model: Any, doc: dict[str, Any], data: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Execute `dse train`; returns 0. Raises UserError on bad input, before training."""
-    from cost_models.targets import TargetError, load_target
     from dse.device import select_device
     from dse.estimate import load_candidate, print_report
 
     candidate = load_candidate(args.config)
-    try:
-        target = load_target(args.target)
-    except TargetError as exc:
-        raise UserError(str(exc)) from None
+    target = load_user_target(args.target)
     try:
         device = select_device(args.device)
     except (ValueError, RuntimeError) as exc:
