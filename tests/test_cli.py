@@ -34,6 +34,12 @@ def test_tiny_search_writes_front(tmp_path, tiny_study, capsys):
     again = json.loads(capsys.readouterr().out)
     assert [m["trial"] for m in again["front"]] == [m["trial"] for m in doc["front"]]
 
+    # the study is complete and verified: --json resumes it with nothing to do, stdout is pareto.json only
+    assert main(["search", "--study-config", tiny_study, "--out", str(out), "--json"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["front"] == doc["front"]
+    assert "completed trials" in captured.err
+
 
 @pytest.mark.parametrize(
     "argv, fragment",
