@@ -42,8 +42,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--trial", type=int, metavar="N", help="trial number in that study (as in `dse pareto`)")
     p.add_argument("--from-checkpoint", metavar="FILE", help="export from a checkpoint file (dse train --out DIR writes "
                    "DIR/checkpoint.pt) instead of --storage/--study/--trial")
-    p.add_argument("--format", default=DEFAULT_FORMATS, metavar="LIST",
-                   help=f"comma list of {', '.join(FORMATS)} (default {DEFAULT_FORMATS})")
+    p.add_argument("--format", default=None, metavar="LIST",
+                   help=f"comma list of {', '.join(FORMATS)}; every one given must succeed. Default: each of "
+                   f"{DEFAULT_FORMATS} that the configuration can take (the others are named with the reason)")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder (must not exist unless --force)")
     p.add_argument("--force", action="store_true", help="replace an existing output folder")
     p.add_argument("--scale-bits", default="auto", metavar="auto|F",
@@ -157,12 +158,15 @@ def run(args: argparse.Namespace) -> int:
     """Execute `dse export`; returns 0. Raises UserError on bad input (nothing written)."""
     from dse.export import check_output, export_to, parse_formats
 
-    formats = parse_formats(args.format)
+    formats = parse_formats(args.format or DEFAULT_FORMATS)
     check_output(args.out, args.force)
     _scale_bits(args)
     ctx = context_from_checkpoint(args) if args.from_checkpoint else context_from_trial(args, formats)
-    written = export_to(ctx, formats, args.out, args.force)
+    skipped: dict[str, str] | None = None if args.format else {}
+    written = export_to(ctx, formats, args.out, args.force, skipped=skipped)
     print(f"exported {ctx.source} ({ctx.candidate.summary()}) to {args.out}: {', '.join(p.name for p in written)}")
+    for name, reason in (skipped or {}).items():
+        print(f"left out {name}: {reason}")
     if "integer_net" in ctx.__dict__:
         net = ctx.integer_net
         print("scale bits F per layer: " + ", ".join(f"{l.name} {l.scale_bits} (M <= {int(l.multiplier.max())})" for l in net.layers))

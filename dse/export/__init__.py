@@ -109,17 +109,45 @@ def check_output(out: str | Path, force: bool) -> Path:
     return out
 
 
-def export_to(ctx: ExportContext, formats: list[str], out: str | Path, force: bool = False) -> list[Path]:
-    """Write the formats into `out` (all or nothing); returns the final paths of the files written."""
+def export_to(
+    ctx: ExportContext, formats: list[str], out: str | Path, force: bool = False,
+    skipped: dict[str, str] | None = None,
+) -> list[Path]:
+    """Write the formats into `out` (all or nothing); returns the final paths of the files written.
+
+    With a `skipped` dict, a format that refuses this configuration (UserError) is left out and
+    its reason recorded there instead (the default export: every format the configuration can
+    take); it is still an error when every format refuses.
+    """
     out = check_output(out, force)
     out.absolute().parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.absolute().parent))
     os.chmod(tmp, 0o755)  # mkdtemp makes it private; the export is an ordinary folder
     try:
         written: list[Path] = []
+        done: list[str] = []
         for name in formats:
-            written += importlib.import_module(FORMATS[name]).write(ctx, tmp)
-        manifest = _manifest(ctx, formats, [p.name for p in written])
+            staging = tmp / f".staging-{name}"
+            staging.mkdir()
+            try:
+                files = importlib.import_module(FORMATS[name]).write(ctx, staging)
+            except UserError as exc:
+                if skipped is None:
+                    raise
+                skipped[name] = str(exc)
+                shutil.rmtree(staging)
+                continue
+            for path in files:  # formats write flat file names; a refused one leaves nothing behind
+                os.replace(path, tmp / path.name)
+                written.append(tmp / path.name)
+            shutil.rmtree(staging)
+            done.append(name)
+        if not done:
+            first = next(iter(skipped.values())) if skipped else "no format given"
+            raise UserError(f"no format can express this configuration: {first}")
+        manifest = _manifest(ctx, done, [p.name for p in written])
+        if skipped:
+            manifest["skipped"] = dict(skipped)
         (tmp / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2) + "\n")
         _swap_into_place(tmp, out)
     except BaseException:
