@@ -128,3 +128,32 @@ def test_bad_worker_options_one_line(tmp_path, tiny_study, capsys, argv, fragmen
     err = capsys.readouterr().err.strip()
     assert code == 2 and fragment in err and len(err.splitlines()) == 1
     assert not out.exists()
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_ctrl_c_keeps_completed_trials_and_prints_the_front(tmp_path, tiny_study, jobs):
+    out = tmp_path / "out"
+    storage = f"sqlite:///{out / 'study.db'}"
+    argv = [sys.executable, "-m", "dse.cli", "search", "--study-config", tiny_study, "--out", str(out),
+            "--trials", "40", "--jobs", jobs, "--verify", "0"]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen(argv, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    deadline = time.monotonic() + 240
+    done_before = 0
+    while time.monotonic() < deadline and proc.poll() is None:
+        study = _load(storage, "tiny")
+        if study is not None:
+            done_before = len(study.get_trials(states=(COMPLETE,)))
+            if done_before >= 2:
+                os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C sends to the whole group
+                break
+        time.sleep(0.05)
+    stdout, stderr = proc.communicate(timeout=120)
+    assert done_before >= 2, f"the search ended before it could be interrupted: {stderr[-500:]}"
+    assert proc.returncode == 130, stderr[-2000:]
+    assert "interrupted" in stdout and "Pareto front" in stdout and "Traceback" not in stderr
+    study = _load(storage, "tiny")
+    assert len(study.get_trials(states=(COMPLETE,))) >= done_before
+    assert not [t for t in study.get_trials() if t.state == optuna.trial.TrialState.RUNNING]
+    assert (out / "pareto.json").is_file() and (out / "trials.csv").is_file()
