@@ -103,6 +103,10 @@ def test_refuses_what_the_template_cannot_express():
     net.layers[0].threshold_lsb = 5
     with pytest.raises(UserError, match="threshold 5 LSBs"):
         verilog_design(net)
+    net = random_integer_network((16, 8, 4), (4, 4), (8,), (2, 2))
+    net.input_kind = "events"  # one frame per step: the template's input buffer holds one static input
+    with pytest.raises(UserError, match="events input: .*accepted: networks of static inputs"):
+        verilog_design(net)
 
 
 def test_dse_export_verilog_writes_the_design_and_refuses_conv_leaving_nothing(tmp_path):

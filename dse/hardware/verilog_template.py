@@ -90,6 +90,9 @@ def layer_parameters(net: IntegerNetwork, lutram_max_depth: int = LUTRAM_MAX_DEP
     layers = net.layers
     if len(layers) < 2 or layers[-1].spiking or not all(l.spiking for l in layers[:-1]):
         raise UserError("the Verilog template needs one or more spiking layers followed by one non-spiking readout")
+    if getattr(net, "input_kind", "static") != "static":
+        raise UserError(f"{net.input_kind} input: the Verilog template's input buffer holds one static input for all T "
+                        "steps; accepted: networks of static inputs (digits, npz images)")
     out: list[LayerParameters] = []
     for i, layer in enumerate(layers):
         if layer.kind != "linear":
