@@ -222,7 +222,7 @@ def cmd_search(args: argparse.Namespace) -> int:
             if args.jobs > 1:
                 from dse.parallel import run_parallel
 
-                study = run_parallel(settings, study, args.jobs, args.device, on_trial=on_trial)
+                study = run_parallel(settings, study, args.jobs, args.device, on_trial=on_trial, on_interrupt=console.print)
             else:
                 study = run_search(settings, data, device, on_trial=on_trial, study=study)
         if args.verify > 0:

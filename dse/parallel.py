@@ -19,7 +19,7 @@ import optuna
 
 from dse.search import SearchSettings, completed_count
 
-POLL_S = 1.0  # how often the parent reads the storage for finished trials
+POLL_S = 0.5  # how often the parent reads the storage for finished trials
 MAX_RESTARTS = 3  # per search: a worker that keeps dying points at a bug, not at bad luck
 
 
@@ -28,8 +28,13 @@ def threads_per_job(jobs: int, cores: int | None = None) -> int:
     return max(1, (cores or os.cpu_count() or 1) // jobs)
 
 
-def _worker(settings: SearchSettings, worker: int, device_name: str, threads: int) -> None:
-    """One worker process: its own data, device and sampler seed, then the ordinary search loop."""
+def _worker(settings: SearchSettings, worker: int, device_name: str, threads: int, stop: Any) -> None:
+    """One worker process: its own data, device and sampler seed, then the ordinary search loop.
+
+    It ignores Ctrl-C (a terminal sends it to the whole process group): the parent decides, and
+    sets `stop`, after which the worker finishes its running trial and exits.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     import torch
 
     from dse.data import load_dataset
@@ -37,12 +42,8 @@ def _worker(settings: SearchSettings, worker: int, device_name: str, threads: in
     from dse.search import run_search
 
     torch.set_num_threads(threads)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
     data = load_dataset(settings.dataset, seed=settings.seed)
-    try:
-        run_search(settings, data, select_device(device_name), worker=worker)
-    except KeyboardInterrupt:
-        pass  # Optuna has marked the running trial FAIL; completed trials are in the storage
+    run_search(settings, data, select_device(device_name), worker=worker, should_stop=stop.is_set)
 
 
 def run_parallel(
@@ -51,23 +52,31 @@ def run_parallel(
     jobs: int,
     device_name: str = "auto",
     on_trial: Callable[[optuna.Study, optuna.trial.FrozenTrial], None] | None = None,
+    on_interrupt: Callable[[str], None] | None = None,
 ) -> optuna.Study:
-    """Run `jobs` worker processes on the (already opened and checked) study until it is complete."""
+    """Run `jobs` worker processes on the (already opened and checked) study until it is complete.
+
+    Ctrl-C: the workers finish their running trials and stop (nothing is lost or left running);
+    a second Ctrl-C terminates them (their trials are failed and retried by the heartbeat on the
+    next run). Either way KeyboardInterrupt is raised once the workers are gone.
+    """
     context = mp.get_context("spawn")  # fork after torch/OpenMP initialisation is unsafe
     threads = threads_per_job(jobs)
     seen = {t.number for t in study.get_trials(deepcopy=False) if t.state.is_finished()}
     processes: dict[int, Any] = {}
+    stop = context.Event()
     restarts = 0
+    interrupted = False
 
     def start(worker: int) -> None:
-        proc = context.Process(target=_worker, args=(settings, worker, device_name, threads), daemon=False)
+        proc = context.Process(target=_worker, args=(settings, worker, device_name, threads, stop), daemon=False)
         proc.start()
         processes[worker] = proc
 
     for worker in range(jobs):
         start(worker)
-    try:
-        while True:
+    while processes:
+        try:
             time.sleep(POLL_S)
             _report_new(study, seen, on_trial)
             for worker, proc in list(processes.items()):
@@ -76,22 +85,24 @@ def run_parallel(
                 proc.join()
                 del processes[worker]
                 died = proc.exitcode is not None and proc.exitcode != 0
-                if died and completed_count(study) < settings.trials and restarts < MAX_RESTARTS:
+                if died and not interrupted and completed_count(study) < settings.trials and restarts < MAX_RESTARTS:
                     restarts += 1
                     start(worker + jobs * restarts)  # a fresh sampler seed for the replacement
-            if not processes:
+        except KeyboardInterrupt:
+            if interrupted:  # the second Ctrl-C: do not wait for the running trials
+                for proc in processes.values():
+                    proc.terminate()
+                for proc in processes.values():
+                    proc.join(timeout=30)
+                processes.clear()
                 break
-    except KeyboardInterrupt:
-        for proc in processes.values():
-            if proc.is_alive():
-                os.kill(proc.pid, signal.SIGINT)
-        for proc in processes.values():
-            proc.join(timeout=30)
-            if proc.is_alive():
-                proc.terminate()
-        _report_new(study, seen, on_trial)
-        raise
+            interrupted = True
+            stop.set()
+            if on_interrupt:
+                on_interrupt("stopping: the workers finish their running trials (Ctrl-C again to abandon them)")
     _report_new(study, seen, on_trial)
+    if interrupted:
+        raise KeyboardInterrupt
     return study
 
 

@@ -53,7 +53,10 @@ class SearchSettings:
 
     def fingerprint(self) -> dict[str, Any]:
         """What must match for a stored study to be resumed by these settings."""
-        return {"objectives": list(self.objectives), "space": self.space.name, "dataset": self.dataset}
+        return {
+            "objectives": list(self.objectives), "space": self.space.name, "space_digest": self.space.digest(),
+            "dataset": self.dataset,
+        }
 
 
 def directions(objectives: tuple[str, ...]) -> list[str]:
@@ -104,10 +107,12 @@ def open_study(settings: SearchSettings, worker: int = 0) -> optuna.Study:
         study.set_user_attr("dse", wanted)
         study.set_user_attr("target", settings.target.name)
         study.set_user_attr("budgets", settings.budgets)
-    elif stored != wanted:
+    elif any(stored.get(key) != value for key, value in wanted.items() if key in stored):  # older studies lack a digest
+        differ = ", ".join(f"{key} {stored.get(key)!r} there, {value!r} here" for key, value in wanted.items()
+                           if key in stored and stored.get(key) != value)
         raise UserError(
-            f"study {settings.study_name!r} already exists in {settings.storage_url} with {stored}; "
-            f"this search has {wanted}: choose another --study name or storage"
+            f"study {settings.study_name!r} already exists in {settings.storage_url} with other settings "
+            f"({differ}): choose another --study name or storage"
         )
     return study
 
@@ -183,12 +188,13 @@ def run_search(
     on_trial: Callable[[optuna.Study, optuna.trial.FrozenTrial], None] | None = None,
     study: optuna.Study | None = None,
     worker: int = 0,
+    should_stop: Callable[[], bool] | None = None,
 ) -> optuna.Study:
     """Run (or resume) the study until it holds `settings.trials` completed trials or times out.
 
     `study` is the already opened study of these settings, when the caller opened it to check it.
     Several processes may run this on one study (dse.parallel): each stops when the study, not
-    the process, holds enough completed trials.
+    the process, holds enough completed trials, or after its running trial once `should_stop()`.
     """
     study = study or open_study(settings, worker)
     remaining = settings.trials - completed_count(study)
@@ -199,6 +205,8 @@ def run_search(
     callbacks: list[Any] = [optuna.study.MaxTrialsCallback(settings.trials)]
     if on_trial:
         callbacks.append(on_trial)
+    if should_stop:  # asked to stop (a parallel worker on Ctrl-C): after the running trial
+        callbacks.append(lambda study, _trial: study.stop() if should_stop() else None)
     start = time.monotonic()
     while remaining > 0:
         timeout = None if settings.timeout_s is None else settings.timeout_s - (time.monotonic() - start)
@@ -206,7 +214,7 @@ def run_search(
             break
         study.optimize(runner, n_trials=remaining, timeout=timeout, catch=(Exception,), callbacks=callbacks)
         remaining = settings.trials - completed_count(study)  # failed trials do not count: run more
-        if _all_recent_failed(study):
+        if _all_recent_failed(study) or (should_stop and should_stop()):
             break
     return study
 

@@ -8,7 +8,9 @@ Conditional parameters are defined by run: a layer's bits exist only when the la
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+import json
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +78,11 @@ class SearchSpace:
     timesteps: tuple[int, ...]
     parallelism: tuple[int, ...]
     quantizers: dict[str, QuantizerChoice]
+
+    def digest(self) -> str:
+        """A short hash of the space's content (not its name): a study resumes only the same choices."""
+        content = json.dumps(asdict(self) | {"name": None}, sort_keys=True, default=repr)
+        return hashlib.sha256(content.encode()).hexdigest()[:16]
 
     @classmethod
     def load(cls, name_or_path: str) -> "SearchSpace":

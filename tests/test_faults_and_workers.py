@@ -157,3 +157,24 @@ def test_ctrl_c_keeps_completed_trials_and_prints_the_front(tmp_path, tiny_study
     assert len(study.get_trials(states=(COMPLETE,))) >= done_before
     assert not [t for t in study.get_trials() if t.state == optuna.trial.TrialState.RUNNING]
     assert (out / "pareto.json").is_file() and (out / "trials.csv").is_file()
+
+
+def test_a_study_is_not_resumed_with_a_changed_space_of_the_same_name(tmp_path, tiny_space):
+    from cost_models.targets import load_target
+    from dse.errors import UserError
+    from dse.search import SearchSettings, open_study
+    from dse.train import Fidelity
+    from search_spaces.space import SearchSpace
+
+    def settings() -> SearchSettings:
+        return SearchSettings(
+            study_name="s", storage_url=f"sqlite:///{tmp_path / 's.db'}", space=SearchSpace.load(tiny_space),
+            target=load_target("fpga-small"), budgets={}, objectives=("accuracy", "energy"), trials=1, timeout_s=None,
+            fidelity=Fidelity(epochs=1), sampler="random", seed=0, dataset="digits",
+        )
+
+    open_study(settings())
+    open_study(settings())  # the same content resumes
+    Path(tiny_space).write_text(Path(tiny_space).read_text().replace("widths: [16, 32]", "widths: [16, 64]"))
+    with pytest.raises(UserError, match="already exists .* with other settings .*space_digest"):
+        open_study(settings())

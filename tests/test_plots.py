@@ -58,6 +58,9 @@ class FixedSpace:
         self.index += 1
         return CANDIDATES[self.index - 1][0]
 
+    def digest(self) -> str:
+        return "fixed-candidates"
+
 
 def fake_training(candidate, *args, **kwargs):
     accuracy = dict((c.summary(), a) for c, a in CANDIDATES)[candidate.summary()]
