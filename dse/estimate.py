@@ -346,13 +346,19 @@ def layer_table(candidate: Any, report: Any) -> tuple[list[str], list[list[str]]
     return columns, rows
 
 
-def print_report(candidate: Any, target: Any, report: Any, rate: float, source: str, compat: Any = None) -> None:
-    """Per-layer + total table, then latency, throughput, energy split and device utilisation."""
+def print_report(
+    candidate: Any, target: Any, report: Any, rate: float, source: str, compat: Any = None, activity: str | None = None,
+) -> None:
+    """Per-layer + total table, then latency, throughput, energy split and device utilisation.
+
+    `activity` says where the spikes came from (default: the assumed rate of `dse estimate`).
+    """
     from rich.table import Table
 
     console = _console()
     fpga = report.target_kind == "fpga"
-    activity = "lower bound: no spikes (--firing-rate 0)" if report.lower_bound else f"assumed firing rate {rate:g} spikes/neuron/timestep"
+    if activity is None:
+        activity = "lower bound: no spikes (--firing-rate 0)" if report.lower_bound else f"assumed firing rate {rate:g} spikes/neuron/timestep"
     table = Table(title=f"{candidate.summary()} on {target.name} ({activity})")
     columns, rows = layer_table(candidate, report)
     for col in columns:

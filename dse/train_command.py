@@ -141,7 +141,8 @@ def run(args: argparse.Namespace) -> int:
     mean_rate = sum(rates.values()) / len(rates) if rates else 0.0
     print(f"{candidate.summary()}: test accuracy {doc['test_accuracy']:.4f} on {doc['test_samples']} {args.dataset} test "
           f"samples after {args.epochs} epochs (validation {doc['val_accuracy']:.4f}, {doc['train_seconds']:.1f} s)")
-    print_report(candidate, target, report, mean_rate, args.config)
+    print_report(candidate, target, report, mean_rate, args.config,
+                 activity=f"spikes measured on the test split, mean firing rate {mean_rate:.4g}")
     print(f"cost report from the spikes measured on the test split (mean firing rate {mean_rate:.4f} spikes/neuron/timestep)")
     if out is not None:
         print(f"saved {doc['checkpoint']}: export it with `dse export --from-checkpoint {doc['checkpoint']} --out DIR`")
