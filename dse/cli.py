@@ -10,6 +10,7 @@ import contextlib
 import json
 import os
 import shutil
+import signal
 import sys
 import time
 from dataclasses import replace
@@ -224,7 +225,10 @@ def cmd_search(args: argparse.Namespace) -> int:
 
                 study = run_parallel(settings, study, args.jobs, args.device, on_trial=on_trial, on_interrupt=console.print)
             else:
-                study = run_search(settings, data, device, on_trial=on_trial, study=study)
+                with FinishTrialOnInterrupt(console) as stop:
+                    study = run_search(settings, data, device, on_trial=on_trial, study=study, should_stop=stop.is_set)
+                if stop.is_set():
+                    raise KeyboardInterrupt
         if args.verify > 0:
             verify_front_verbosely(console, study, settings, data, device, args.verify, quiet)
     except KeyboardInterrupt:
@@ -238,6 +242,32 @@ def cmd_search(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(front_document(study, settings.storage_url), indent=2))
     return 130 if interrupted else 0
+
+
+class FinishTrialOnInterrupt:
+    """While active, the first Ctrl-C asks the search to stop after its running trial (nothing is
+    left half-done in the storage); a second one interrupts at once, as usual."""
+
+    def __init__(self, console: Any) -> None:
+        self.console = console
+        self.requested = False
+        self.previous: Any = None
+
+    def is_set(self) -> bool:
+        return self.requested
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        self.console.print("stopping after the running trial (Ctrl-C again to abandon it)")
+
+    def __enter__(self) -> "FinishTrialOnInterrupt":
+        self.previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        signal.signal(signal.SIGINT, self.previous)
 
 
 def verify_front_verbosely(console: Any, study: Any, settings: Any, data: Any, device: Any, seeds: int, quiet: bool) -> None:
