@@ -10,7 +10,6 @@ write the same file.
 
 from __future__ import annotations
 
-import os
 import tempfile
 import warnings
 from dataclasses import dataclass, field
@@ -64,15 +63,11 @@ def write_checkpoint(
     """torch.save the checkpoint to a temporary sibling of `path`, then rename it into place."""
     import torch
 
+    from dse.files import atomic_file
+
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        torch.save(checkpoint_payload(model, data, source, in_step), tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with atomic_file(path, "wb") as handle:
+        torch.save(checkpoint_payload(model, data, source, in_step), handle)
     return path
 
 

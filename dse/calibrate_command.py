@@ -107,7 +107,7 @@ def calibrated_target_yaml(base_path: str, calibration: Any, source: str) -> str
 def run(args: argparse.Namespace) -> int:
     """Execute `dse calibrate`; returns 0. Raises UserError on bad input (nothing is written then)."""
     from cost_models.calibrate import CalibrationError, calibrate
-    from dse.export._files import write_text
+    from dse.files import write_text
 
     target = load_user_target(args.target)
     if target.kind != "fpga":

@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     """Execute `dse report`; returns 0. Raises UserError on bad input, before writing anything."""
     from dse.plots import study_view
     from dse.report import report_html
-    from dse.results import write_atomic
+    from dse.files import write_text
 
     image_format = str(args.image_format).strip().lower()
     if image_format not in IMAGE_FORMATS:
@@ -52,6 +52,7 @@ def run(args: argparse.Namespace) -> int:
     refuse_existing(out_dir, [REPORT_NAME], args.force)
     html = report_html(study, study_view(study), args.storage, image_format)
     path = out_dir / REPORT_NAME
-    write_atomic(path, html)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_text(path, html)
     print(f"wrote {path} ({len(html.encode('utf-8')) / 1024:.0f} KiB)")
     return 0

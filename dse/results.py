@@ -6,14 +6,13 @@ import copy
 import csv
 import io
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import optuna
 
 from dse.verify import VERIFIED_ATTRS, stored_verifications
+from dse.files import write_text
 from search_spaces.candidate import bits_label, membrane_label
 
 TABLE_COLUMNS = (
@@ -169,25 +168,10 @@ def trials_csv(study: optuna.Study) -> str:
     return buffer.getvalue()
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write through a temporary file in the same folder, then rename: never a half-written file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; results are for everyone who may read the folder
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_results(study: optuna.Study, storage_url: str, out_dir: Path) -> tuple[Path, Path]:
     """Write out_dir/pareto.json and out_dir/trials.csv."""
     pareto_path, csv_path = out_dir / "pareto.json", out_dir / "trials.csv"
-    write_atomic(pareto_path, json.dumps(front_document(study, storage_url), indent=2))
-    write_atomic(csv_path, trials_csv(study))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_text(pareto_path, json.dumps(front_document(study, storage_url), indent=2))
+    write_text(csv_path, trials_csv(study))
     return pareto_path, csv_path

@@ -109,7 +109,7 @@ def train_and_report(candidate: Any, target: Any, dataset: str, epochs: int, see
 def save_run(out: Path, model: Any, doc: dict[str, Any], data: Any) -> None:
     """DIR/checkpoint.pt, DIR/candidate.yaml and DIR/result.json, each written atomically."""
     from dse.artifacts import write_checkpoint
-    from dse.export._files import write_text
+    from dse.files import write_text
     from dse.export.yaml_format import candidate_yaml
 
     out.mkdir(parents=True, exist_ok=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import math
 from pathlib import Path
 
@@ -449,3 +450,15 @@ def test_a_failing_artifact_store_does_not_lose_the_trial(tmp_path, digits):
     trial = study.trials[0]
     assert trial.state == optuna.trial.TrialState.COMPLETE and trial.user_attrs["status"] in ("trained", "stopped")
     assert "model_artifact_error" in trial.user_attrs and ARTIFACT_ID_ATTR not in trial.user_attrs
+
+
+def test_written_files_get_ordinary_permissions_not_mkstemps_private_ones(tmp_path):
+    from dse.files import write_text
+
+    mask = os.umask(0o022)
+    try:
+        path = write_text(tmp_path / "a.txt", "x")
+    finally:
+        os.umask(mask)
+    assert path.read_text() == "x" and (path.stat().st_mode & 0o777) == 0o644
+    assert [p.name for p in tmp_path.iterdir()] == ["a.txt"]

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from dse.export._files import write_text
+from dse.files import write_text
 from dse.export.integer_network import MULTIPLIER_BITS, ODD_LEVELS, IntegerLayer, IntegerNetwork
 
 MANIFEST_NAME = "mem_manifest.json"

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from dse.errors import UserError
-from dse.export._files import write_text
+from dse.files import write_text
 
 FILE_NAME = "network.nir"
 SIDECAR_NAME = "network.nir.json"

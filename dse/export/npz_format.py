@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from dse.errors import UserError
-from dse.export._files import atomic_file
+from dse.files import atomic_file
 from dse.export.integer_network import ENCODINGS, IntegerLayer, IntegerNetwork
 
 FORMAT = "snn-dse-integer-network"

@@ -16,7 +16,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from dse.export._files import write_text
+from dse.files import write_text
 from dse.hardware.verilog_template import TOP_MODULE, verilog_design, write_design
 
 def write(ctx: Any, out_dir: Path) -> list[Path]:

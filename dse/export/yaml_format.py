@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from dse.export._files import write_text
+from dse.files import write_text
 
 FILE_NAME = "candidate.yaml"
 

@@ -333,7 +333,7 @@ def verilog_design(net: IntegerNetwork, lutram_max_depth: int = LUTRAM_MAX_DEPTH
 
 def write_design(design: VerilogDesign, out_dir: str | Path) -> list[Path]:
     """Write every file of the design into out_dir (each atomically: temporary file, then rename)."""
-    from dse.export._files import write_text
+    from dse.files import write_text
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,8 @@
-"""Atomic file writes: write a temporary file in the target's folder, then os.replace (nothing half-written)."""
+"""Atomic file writes: write a temporary file in the target's folder, then os.replace (nothing half-written).
+
+The one mechanism for every file the tool writes (results, reports, exports, checkpoints). The
+file gets the permissions of an ordinary new file (0666 less the umask), not mkstemp's 0600.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ def atomic_file(path: str | Path, mode: str = "w") -> Iterator[IO]:
     try:
         with os.fdopen(fd, mode) as handle:
             yield handle
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -24,7 +29,14 @@ def atomic_file(path: str | Path, mode: str = "w") -> Iterator[IO]:
         raise
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def write_text(path: str | Path, text: str) -> Path:
+    """Write `text` to `path` atomically; returns the path."""
     with atomic_file(path, "w") as handle:
         handle.write(text)
     return Path(path)
