@@ -277,9 +277,11 @@ def verify_front_verbosely(console: Any, study: Any, settings: Any, data: Any, d
     epochs = verification_epochs(settings.fidelity.epochs)
     console.print(f"verifying the front: each member retrained {seeds} x {epochs} epochs")
 
+    short_accuracy = {t.number: t.user_attrs.get("accuracy", float("nan")) for t in study.get_trials(deepcopy=False)}
+
     def report(member: Any) -> None:
         if not quiet:
-            short = study.trials[member.trial].user_attrs.get("accuracy", float("nan"))
+            short = short_accuracy[member.trial]
             console.print(
                 f"  trial {member.trial:>3}: accuracy {member.accuracy_mean:.3f} +- {member.accuracy_std:.3f} over "
                 f"{len(member.seeds)} seeds (short training: {short:.3f}), {member.train_seconds:.1f} s"

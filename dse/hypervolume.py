@@ -99,12 +99,20 @@ def study_points(study: Any) -> tuple[list[int], np.ndarray]:
     return numbers, np.asarray(values, dtype=float).reshape(-1, width)
 
 
-def study_reference_point(study: Any) -> list[float]:
-    """reference_point for a dse study, from its stored objectives, budgets and feasible trials."""
+def study_reference_point(study: Any, points: Any = None) -> list[float]:
+    """reference_point for a dse study, from its stored objectives, budgets and feasible trials
+    (`points`: those trials' values when the caller has already read them)."""
     from dse.results import objectives_of
 
-    _, pts = study_points(study)
+    pts = study_points(study)[1] if points is None else points
     return reference_point(objectives_of(study), [d.name for d in study.directions], study.user_attrs.get("budgets", {}), pts)
+
+
+def study_hypervolume(study: Any) -> float:
+    """Hypervolume of all the study's feasible trained trials against study_reference_point (the
+    last entry of hypervolume_history, without computing the history)."""
+    _, pts = study_points(study)
+    return hypervolume(pts, [d.name for d in study.directions], study_reference_point(study, pts))
 
 
 def hypervolume_history(study: Any, reference: Sequence[float] | None = None) -> list[tuple[int, float]]:
@@ -114,6 +122,6 @@ def hypervolume_history(study: Any, reference: Sequence[float] | None = None) ->
     so every entry uses the same reference and the history never decreases.
     """
     numbers, pts = study_points(study)
-    ref = list(reference) if reference is not None else study_reference_point(study)
+    ref = list(reference) if reference is not None else study_reference_point(study, pts)
     directions = [d.name for d in study.directions]
     return [(n, hypervolume(pts[: i + 1], directions, ref)) for i, n in enumerate(numbers)]

@@ -82,12 +82,11 @@ class ProgressBar:
         self.progress.stop()
 
     def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-        from dse.hypervolume import hypervolume_history
+        from dse.hypervolume import study_hypervolume
         from dse.results import pareto_front
 
         counts = study_counts(study)
-        history = hypervolume_history(study)
-        hv = history[-1][1] if history else 0.0
+        hv = study_hypervolume(study)
         stats = (
             f"screened {counts['screened']}  stopped {counts['stopped']}  failed {counts['failed']}  "
             f"front {len(pareto_front(study))}  HV {hv:.4g}"

@@ -53,3 +53,10 @@ def test_trial_lines_say_why():
     assert "acc 0.900" in lines[0] and "stopped at acc 0.700" in lines[2]
     assert "screened" in lines[3] and "energy 2 mJ > 1 mJ" in lines[3]
     assert "failed" in lines[4] and "boom" in lines[4]
+
+
+def test_study_hypervolume_is_the_last_entry_of_the_history():
+    from dse.hypervolume import hypervolume_history, study_hypervolume
+
+    study = _study()
+    assert study_hypervolume(study) == hypervolume_history(study)[-1][1]
