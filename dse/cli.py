@@ -219,16 +219,15 @@ def cmd_search(args: argparse.Namespace) -> int:
     on_trial = Callbacks(printer, bar)
     interrupted = False
     try:
-        with bar if bar is not None else contextlib.nullcontext():
+        with bar if bar is not None else contextlib.nullcontext(), FinishTrialOnInterrupt(console) as stop:
             if args.jobs > 1:
                 from dse.parallel import run_parallel
 
-                study = run_parallel(settings, study, args.jobs, args.device, on_trial=on_trial, on_interrupt=console.print)
+                study = run_parallel(settings, study, args.jobs, args.device, on_trial=on_trial, should_stop=stop.is_set)
             else:
-                with FinishTrialOnInterrupt(console) as stop:
-                    study = run_search(settings, data, device, on_trial=on_trial, study=study, should_stop=stop.is_set)
-                if stop.is_set():
-                    raise KeyboardInterrupt
+                study = run_search(settings, data, device, on_trial=on_trial, study=study, should_stop=stop.is_set)
+        if stop.is_set():
+            raise KeyboardInterrupt
         if args.verify > 0:
             verify_front_verbosely(console, study, settings, data, device, args.verify, quiet)
     except KeyboardInterrupt:
@@ -245,8 +244,8 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 class FinishTrialOnInterrupt:
-    """While active, the first Ctrl-C asks the search to stop after its running trial (nothing is
-    left half-done in the storage); a second one interrupts at once, as usual."""
+    """While active, the first Ctrl-C asks the search to stop after its running trial (each worker's
+    with --jobs; nothing is left half-done in the storage); a second one interrupts at once."""
 
     def __init__(self, console: Any) -> None:
         self.console = console
@@ -260,7 +259,7 @@ class FinishTrialOnInterrupt:
         if self.requested:
             raise KeyboardInterrupt
         self.requested = True
-        self.console.print("stopping after the running trial (Ctrl-C again to abandon it)")
+        self.console.print("stopping after the running trials (Ctrl-C again to abandon them)")
 
     def __enter__(self) -> "FinishTrialOnInterrupt":
         self.previous = signal.signal(signal.SIGINT, self._handle)

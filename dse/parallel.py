@@ -52,13 +52,13 @@ def run_parallel(
     jobs: int,
     device_name: str = "auto",
     on_trial: Callable[[optuna.Study, optuna.trial.FrozenTrial], None] | None = None,
-    on_interrupt: Callable[[str], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> optuna.Study:
     """Run `jobs` worker processes on the (already opened and checked) study until it is complete.
 
-    Ctrl-C: the workers finish their running trials and stop (nothing is lost or left running);
-    a second Ctrl-C terminates them (their trials are failed and retried by the heartbeat on the
-    next run). Either way KeyboardInterrupt is raised once the workers are gone.
+    Once `should_stop()` (the caller's first Ctrl-C), the workers finish their running trials and
+    exit: nothing is lost or left running. A KeyboardInterrupt here (a second Ctrl-C) terminates
+    them; their trials are failed and retried by the heartbeat on the next run.
     """
     context = mp.get_context("spawn")  # fork after torch/OpenMP initialisation is unsafe
     threads = threads_per_job(jobs)
@@ -66,7 +66,6 @@ def run_parallel(
     processes: dict[int, Any] = {}
     stop = context.Event()
     restarts = 0
-    interrupted = False
 
     def start(worker: int) -> None:
         proc = context.Process(target=_worker, args=(settings, worker, device_name, threads, stop), daemon=False)
@@ -75,9 +74,11 @@ def run_parallel(
 
     for worker in range(jobs):
         start(worker)
-    while processes:
-        try:
+    try:
+        while processes:
             time.sleep(POLL_S)
+            if should_stop is not None and should_stop():
+                stop.set()
             _report_new(study, seen, on_trial)
             for worker, proc in list(processes.items()):
                 if proc.is_alive():
@@ -85,24 +86,16 @@ def run_parallel(
                 proc.join()
                 del processes[worker]
                 died = proc.exitcode is not None and proc.exitcode != 0
-                if died and not interrupted and completed_count(study) < settings.trials and restarts < MAX_RESTARTS:
+                if died and not stop.is_set() and completed_count(study) < settings.trials and restarts < MAX_RESTARTS:
                     restarts += 1
                     start(worker + jobs * restarts)  # a fresh sampler seed for the replacement
-        except KeyboardInterrupt:
-            if interrupted:  # the second Ctrl-C: do not wait for the running trials
-                for proc in processes.values():
-                    proc.terminate()
-                for proc in processes.values():
-                    proc.join(timeout=30)
-                processes.clear()
-                break
-            interrupted = True
-            stop.set()
-            if on_interrupt:
-                on_interrupt("stopping: the workers finish their running trials (Ctrl-C again to abandon them)")
+    except KeyboardInterrupt:  # do not wait for the running trials
+        for proc in processes.values():
+            proc.terminate()
+        for proc in processes.values():
+            proc.join(timeout=30)
+        raise
     _report_new(study, seen, on_trial)
-    if interrupted:
-        raise KeyboardInterrupt
     return study
 
 
