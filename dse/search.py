@@ -23,6 +23,7 @@ from dse import early_stop
 from dse.artifacts import default_artifact_dir, record_trial_model
 from dse.data import DataSplits
 from dse.errors import UserError
+from dse.sampler_names import SAMPLERS
 from dse.storage import make_storage
 from dse.train import Fidelity, train_candidate
 from search_spaces.candidate import Candidate
@@ -75,7 +76,7 @@ def make_sampler(name: str, seed: int) -> optuna.samplers.BaseSampler:
         return optuna.samplers.GPSampler(seed=seed)
     if name == "random":
         return optuna.samplers.RandomSampler(seed=seed)
-    raise UserError(f"unknown sampler {name!r}; accepted: tpe, nsga2, nsga3, gp, random")
+    raise UserError(f"unknown sampler {name!r}; accepted: {', '.join(SAMPLERS)}")
 
 
 def open_study(settings: SearchSettings, worker: int = 0) -> optuna.Study:
