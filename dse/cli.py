@@ -329,17 +329,10 @@ def print_front(console: Any, study: Any) -> None:
 
 
 def cmd_pareto(args: argparse.Namespace) -> int:
-    import optuna
-
     from dse.results import front_document
+    from dse.storage import open_existing_study
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    try:
-        study = optuna.load_study(study_name=args.study, storage=args.storage)
-    except KeyError:
-        raise UserError(f"no study {args.study!r} in {args.storage}") from None
-    except Exception as exc:
-        raise UserError(f"cannot open storage {args.storage!r}: {type(exc).__name__}: {str(exc).splitlines()[0]}") from None
+    study = open_existing_study(args.storage, args.study)
     if args.json:
         print(json.dumps(front_document(study, args.storage), indent=2))
     else:

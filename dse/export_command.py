@@ -17,7 +17,6 @@ Wiring (dse/cli.py): `export_command.add_parser(sub)` in build_parser(), and
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
 from dse.errors import UserError
@@ -62,25 +61,6 @@ def _retrain_hint(storage: str, study: str, number: int) -> str:
             f"`dse export --from-checkpoint RUN/checkpoint.pt`")
 
 
-def open_existing_study(storage_url: str, study_name: str) -> Any:
-    """Load a study that must already exist (never creates a storage file or a study)."""
-    import optuna
-
-    if storage_url.startswith("sqlite:///"):
-        db = storage_url[len("sqlite:///"):].split("?", 1)[0]
-        if db and db != ":memory:" and not Path(db).is_file():
-            raise UserError(f"no storage file {db} (from --storage {storage_url})")
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    try:
-        storage = optuna.storages.get_storage(storage_url)
-        names = optuna.get_all_study_names(storage)
-    except Exception as exc:  # sqlalchemy, OSError, ValueError for a malformed URL
-        raise UserError(f"cannot open storage {storage_url!r}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from None
-    if study_name not in names:
-        shown = ", ".join(repr(n) for n in names) or "none"
-        raise UserError(f"no study {study_name!r} in {storage_url}; studies there: {shown}")
-    return optuna.load_study(study_name=study_name, storage=storage)
-
 
 def find_trial(study: Any, number: int, storage_url: str) -> Any:
     """The finished, trained trial `number` of the study; UserError saying why it cannot be exported."""
@@ -120,6 +100,8 @@ def context_from_trial(args: argparse.Namespace, formats: list[str]) -> Any:
     missing = [flag for flag, value in (("--storage", args.storage), ("--study", args.study), ("--trial", args.trial)) if value is None]
     if missing:
         raise UserError(f"give --from-checkpoint FILE, or all of --storage, --study and --trial (missing {', '.join(missing)})")
+    from dse.storage import open_existing_study
+
     study = open_existing_study(args.storage, args.study)
     trial = find_trial(study, args.trial, args.storage)
     candidate = Candidate.from_dict(trial.user_attrs["candidate"])

@@ -20,7 +20,6 @@ from typing import Any
 
 from dse.errors import UserError
 
-SQLITE_PREFIX = "sqlite:///"
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -40,25 +39,6 @@ def add_study_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--storage", required=True, metavar="URL", help="Optuna storage URL, e.g. sqlite:///dse-out/digits-fpga-small/study.db")
     p.add_argument("--study", required=True, metavar="NAME", help="study name in that storage")
 
-
-def open_existing_study(storage_url: str, study_name: str) -> Any:
-    """Load a study that must already exist; never creates a storage file or a study."""
-    import optuna
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    if storage_url.startswith(SQLITE_PREFIX):
-        path = storage_url[len(SQLITE_PREFIX):].split("?", 1)[0]
-        if path and path != ":memory:" and not Path(path).is_file():
-            raise UserError(f"no storage file {path!r} (from {storage_url!r}); give the URL of an existing study database")
-    try:
-        storage = optuna.storages.get_storage(storage_url)
-    except Exception as exc:  # sqlalchemy, OSError, ValueError, ...
-        raise UserError(f"cannot open storage {storage_url!r}: {type(exc).__name__}: {str(exc).splitlines()[0]}") from None
-    names = [s.study_name for s in optuna.study.get_all_study_summaries(storage, include_best_trial=False)]
-    if study_name not in names:
-        known = ", ".join(sorted(names)) or "none"
-        raise UserError(f"no study {study_name!r} in {storage_url}; studies there: {known}")
-    return optuna.load_study(study_name=study_name, storage=storage)
 
 
 def parse_formats(text: str) -> tuple[str, ...]:
@@ -88,6 +68,8 @@ def run(args: argparse.Namespace) -> int:
 
     formats = parse_formats(args.formats)
     out_dir = Path(args.out)
+    from dse.storage import open_existing_study
+
     study = open_existing_study(args.storage, args.study)
     view = study_view(study)
     refuse_existing(out_dir, output_names(view, formats, plotly_available()), args.force)

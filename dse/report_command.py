@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from dse.errors import UserError
-from dse.plot_command import add_study_arguments, open_existing_study, refuse_existing
+from dse.plot_command import add_study_arguments, refuse_existing
 
 REPORT_NAME = "report.html"
 IMAGE_FORMATS = ("png", "svg")
@@ -48,6 +48,8 @@ def run(args: argparse.Namespace) -> int:
     if image_format not in IMAGE_FORMATS:
         raise UserError(f"--image-format {args.image_format!r}: accepted: {', '.join(IMAGE_FORMATS)}")
     out_dir = Path(args.out)
+    from dse.storage import open_existing_study
+
     study = open_existing_study(args.storage, args.study)
     refuse_existing(out_dir, [REPORT_NAME], args.force)
     html = report_html(study, study_view(study), args.storage, image_format)

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import optuna
 import warnings
+from pathlib import Path
+from typing import Any
 
 from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 
@@ -38,3 +40,24 @@ def make_storage(url: str, heartbeat_s: int | None = 10) -> optuna.storages.Base
             grace_period=int(GRACE_FACTOR * heartbeat_s),
             heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRIES),
         )
+
+
+def open_existing_study(storage_url: str, study_name: str) -> Any:
+    """Load a study that must already exist, for the commands that read one (pareto, plot, report,
+    export); never creates a storage file or a study. UserError (one line) otherwise."""
+    from dse.errors import UserError
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    if storage_url.startswith("sqlite:///"):
+        path = storage_url[len("sqlite:///"):].split("?", 1)[0]
+        if path and path != ":memory:" and not Path(path).is_file():
+            raise UserError(f"no storage file {path!r} (from {storage_url!r}); give the URL of an existing study database")
+    try:
+        storage = optuna.storages.get_storage(storage_url)
+        names = optuna.get_all_study_names(storage)
+    except Exception as exc:  # sqlalchemy, OSError, ValueError for a malformed URL
+        raise UserError(f"cannot open storage {storage_url!r}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from None
+    if study_name not in names:
+        shown = ", ".join(repr(n) for n in sorted(names)) or "none"
+        raise UserError(f"no study {study_name!r} in {storage_url}; studies there: {shown}")
+    return optuna.load_study(study_name=study_name, storage=storage)

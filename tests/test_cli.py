@@ -94,3 +94,11 @@ def test_existing_study_with_other_objectives_is_refused(tmp_path, tiny_study, c
     err = capsys.readouterr().err
     assert "already exists" in err and len(err.strip().splitlines()) == 1
     assert (out / "pareto.json").read_text() == before
+
+
+def test_pareto_of_a_missing_storage_file_is_one_line_and_creates_nothing(tmp_path, capsys):
+    db = tmp_path / "missing.db"
+    assert main(["pareto", "--storage", f"sqlite:///{db}", "--study", "x"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "no storage file" in err and len(err.splitlines()) == 1
+    assert not db.exists()

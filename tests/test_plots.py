@@ -258,7 +258,7 @@ def test_unknown_storage_file_is_refused_and_not_created(tmp_path):
 
 def test_unknown_study_is_refused_naming_the_known_ones(stored, tmp_path):
     url, _ = stored
-    with pytest.raises(UserError, match=r"no study 'other'.*studies there: tiny <&> study"):
+    with pytest.raises(UserError, match=r"no study 'other'.*studies there: 'tiny <&> study'"):
         report_command.run(_args("report", "--storage", url, "--study", "other", "--out", str(tmp_path / "o")))
     assert not (tmp_path / "o").exists()
 
