@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import shutil
 import signal
 import sys
@@ -121,6 +120,7 @@ def _resolve_search(args: argparse.Namespace) -> tuple[Any, Path]:
     """Validate every input of a search before anything is written; returns settings and out dir."""
     from dse.artifacts import default_artifact_dir
     from dse.data import check_dataset_name
+    from dse.files import check_writable_folder
     from dse.search import SearchSettings
     from dse.study_config import load_study_config
     from search_spaces.space import SearchSpace, SpaceError
@@ -157,7 +157,7 @@ def _resolve_search(args: argparse.Namespace) -> tuple[Any, Path]:
     check_dataset_name(config.dataset)
     study_name = args.study or config.name
     out_dir = Path(args.out) if args.out else Path("dse-out") / study_name
-    _check_writable(out_dir)
+    check_writable_folder(out_dir)
     storage = args.storage or f"sqlite:///{out_dir / 'study.db'}"
     settings = SearchSettings(
         study_name=study_name, storage_url=storage, space=space, target=target, budgets=config.budgets,
@@ -167,19 +167,6 @@ def _resolve_search(args: argparse.Namespace) -> tuple[Any, Path]:
         artifact_dir=args.artifacts or default_artifact_dir(storage) or str(out_dir / "artifacts"),
     )
     return settings, out_dir
-
-
-def _check_writable(out_dir: Path) -> None:
-    """Refuse an --out that is a file or sits under a folder we cannot write, without creating it."""
-    probe = out_dir
-    while not probe.exists():
-        if probe.parent == probe:
-            break
-        probe = probe.parent
-    if probe.exists() and not probe.is_dir():
-        raise UserError(f"--out {out_dir}: {probe} is a file, not a folder")
-    if not os.access(probe, os.W_OK | os.X_OK):
-        raise UserError(f"--out {out_dir}: folder {probe} is not writable")
 
 
 def cmd_search(args: argparse.Namespace) -> int:

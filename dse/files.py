@@ -40,3 +40,19 @@ def write_text(path: str | Path, text: str) -> Path:
     with atomic_file(path, "w") as handle:
         handle.write(text)
     return Path(path)
+
+
+def check_writable_folder(out: str | Path) -> None:
+    """Refuse an output folder that sits under a file or a folder we cannot write; creates nothing.
+
+    The nearest existing ancestor (or `out` itself) must be a writable folder.
+    """
+    from dse.errors import UserError
+
+    probe = Path(out).absolute()
+    while not probe.exists() and probe.parent != probe:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise UserError(f"--out {out}: {probe} is a file, not a folder")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise UserError(f"--out {out}: folder {probe} is not writable")

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from dse.errors import UserError
+from dse.files import check_writable_folder
 
 
 
@@ -56,6 +57,7 @@ def refuse_existing(out_dir: Path, names: list[str], force: bool) -> None:
     """UserError when out_dir is not a folder, or holds any of `names` and force is off."""
     if out_dir.exists() and not out_dir.is_dir():
         raise UserError(f"--out {str(out_dir)!r} is a file; give a folder")
+    check_writable_folder(out_dir)
     existing = [n for n in names if (out_dir / n).exists()]
     if existing and not force:
         more = f" and {len(existing) - 1} more" if len(existing) > 1 else ""

@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 from dse.errors import UserError, load_user_target
+from dse.files import check_writable_folder
 
 DEFAULT_EPOCHS = 30
 DEFAULT_TARGET = "fpga-small"
@@ -71,11 +71,7 @@ def _check_out(out: str | None, force: bool) -> Path | None:
         raise UserError(f"--out {out} exists and is not a folder")
     if (path / CHECKPOINT_NAME).exists() and not force:
         raise UserError(f"{path / CHECKPOINT_NAME} already exists; choose another --out or give --force")
-    probe = path.absolute()
-    while not probe.exists():
-        probe = probe.parent
-    if not os.access(probe, os.W_OK):
-        raise UserError(f"cannot write --out {out}: {probe} is not writable")
+    check_writable_folder(path)
     return path
 
 

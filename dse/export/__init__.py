@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from dse.errors import UserError
+from dse.files import check_writable_folder
 
 # name -> module with write(ctx, out_dir) -> list[Path]; all but yaml need the trained weights
 CANDIDATE_ONLY_FORMATS = ("yaml",)
@@ -100,12 +101,7 @@ def check_output(out: str | Path, force: bool) -> Path:
         raise UserError(f"output {out} already exists; choose another --out or give --force to replace it")
     if out.exists() and not out.is_dir():
         raise UserError(f"output {out} exists and is not a folder")
-    parent = out.absolute().parent
-    probe = parent
-    while not probe.exists():
-        probe = probe.parent
-    if not probe.is_dir() or not os.access(probe, os.W_OK):
-        raise UserError(f"cannot write output {out}: {probe} is not a writable folder")
+    check_writable_folder(out.absolute().parent)
     return out
 
 
