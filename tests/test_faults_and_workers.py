@@ -16,6 +16,8 @@ import pytest
 
 from dse.cli import main
 
+from _services import postgres_url
+
 REPO = Path(__file__).resolve().parent.parent
 COMPLETE = optuna.trial.TrialState.COMPLETE
 
@@ -83,21 +85,9 @@ def test_two_jobs_share_one_sqlite_study(tmp_path, tiny_study):
     assert len({tuple(sorted(t.params.items())) for t in done}) >= 2
 
 
-def _postgres_url() -> str:
-    url = os.environ.get("DSE_TEST_POSTGRES_URL", "postgresql://dse:dse@127.0.0.1:5432/dse_test")
-    try:
-        import psycopg
-    except ImportError:
-        pytest.skip("psycopg is not installed (pip install -e '.[postgres]')")
-    try:
-        psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), connect_timeout=3).close()
-    except Exception as exc:
-        pytest.skip(f"no PostgreSQL server reachable at {url} ({type(exc).__name__}); .ci/run starts one")
-    return url
-
-
+@pytest.mark.postgres
 def test_two_workers_join_one_postgresql_study(tmp_path, tiny_study):
-    url = _postgres_url()
+    url = postgres_url()
     name = f"tiny-{uuid.uuid4().hex[:8]}"
     argv = ["search", "--study-config", tiny_study, "--storage", url, "--study", name, "--out", str(tmp_path / "out"),
             "--verify", "0", "--trials", "6", "--jobs", "2", "--quiet"]

@@ -9,12 +9,13 @@ from cost_models.fpga import SCALE_CODE_BITS, timestep_acc_bits, weight_memory_d
 from cost_models.network import layer_specs
 from dse.errors import UserError
 from dse.hardware.synthetic import random_input_codes, random_integer_network
-from dse.hardware.testbench import iverilog_available, simulate_verilog
+from dse.hardware.testbench import simulate_verilog
 from dse.hardware.verilog_template import layer_parameters, verilog_design, weight_mem_lines
 from dse.integer_sim import simulate
 from search_spaces.candidate import Candidate
 
-needs_iverilog = pytest.mark.skipif(not iverilog_available(), reason="iverilog/vvp not installed (apt-get install iverilog)")
+from _services import require_tool
+
 
 # (sizes, weight bits, membrane bits, P): weights 1-8 bits, membranes 4-16 bits, P in {1, 2, 4}
 DESIGNS = [
@@ -42,17 +43,19 @@ def _assert_bit_exact(net, codes, tmp_path):
     return run
 
 
-@needs_iverilog
+@pytest.mark.iverilog
 @pytest.mark.parametrize("sizes,wbits,mbits,par", DESIGNS, ids=["-".join(map(str, d[0])) for d in DESIGNS])
 def test_verilog_spikes_and_logits_equal_the_integer_simulation(sizes, wbits, mbits, par, tmp_path):
+    require_tool("iverilog", "vvp")
     net = random_integer_network(sizes, wbits, mbits, par, timesteps=4, seed=len(sizes) + sum(wbits))
     codes = random_input_codes(sizes[0], 6, seed=3)
     _assert_bit_exact(net, codes, tmp_path)
 
 
-@needs_iverilog
+@pytest.mark.iverilog
 def test_verilog_of_a_real_model_export_equals_the_integer_simulation(tmp_path):
     """The path a user takes: SpikingNet -> integer_network (hardware F) -> Verilog."""
+    require_tool("iverilog", "vvp")
     torch = pytest.importorskip("torch")
     from dse.export.integer_network import integer_network
     from dse.model import build_model

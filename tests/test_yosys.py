@@ -1,0 +1,54 @@
+"""yosys synthesizes an exported design, and its BRAM18 and DSP counts are the cost model's.
+
+The design goes the way a user's does: SpikingNet -> `dse export --format verilog` (export_to)
+-> yosys with the synthesis script of benchmarks/synthesis/run_grid.py (synth_xilinx for 7
+series, then `stat -json`) -> cost_models.synthesis_reports. BRAM18 and DSP are set by the
+template (memory styles, multipliers) and not fitted, so they must equal the estimate exactly,
+as on the stored grid (docs/cost-models.md, section 12; test_synthesis_reports.py compares them
+with ==). About 10 s of yosys on 2 cores.
+"""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from cost_models.report import evaluate
+from cost_models.synthesis_reports import read_report
+from dse.hardware.verilog_template import TOP_MODULE
+from search_spaces.candidate import Candidate
+
+from _services import require_tool
+
+# benchmarks/synthesis/run_grid.py's YOSYS_SCRIPT (versions.json "synthesis")
+YOSYS_SCRIPT = (f"read_verilog -defer snn_layer.v {TOP_MODULE}.v; hierarchy -top {TOP_MODULE}; "
+                f"synth_xilinx -family xc7 -flatten -top {TOP_MODULE}; tee -q -o stat.json stat -json")
+
+
+@pytest.mark.yosys
+@pytest.mark.slow
+def test_yosys_counts_the_bram18_and_dsp_the_cost_model_books(tmp_path):
+    require_tool("yosys")
+    import torch
+
+    from dse.export import ExportContext, export_to
+    from dse.model import build_model
+
+    # 16 -> 12 -> 3, P = 1: layer 0's weight ROM is 12 x 16 = 192 words deep (> 128: a BRAM18) and
+    # its 6-bit weights multiply in a DSP (W > 4), beside one scale DSP per unit of each layer
+    cand = Candidate(family="mlp", widths=(12,), weight_bits=(6, 4), membrane_bits=(8,), timesteps=2,
+                     parallelism=(1, 1), input_shape=(1, 4, 4), num_classes=3)
+    estimate = evaluate(cand, "fpga-small")
+    assert (estimate.bram18, estimate.dsp) == (1, 3), "the design no longer exercises a BRAM and a weight DSP"
+
+    torch.manual_seed(0)
+    out = tmp_path / "design"
+    export_to(ExportContext(model=build_model(cand), dataset="digits", source="test"), ["verilog"], out)
+    done = subprocess.run(["yosys", "-q", "-p", YOSYS_SCRIPT], cwd=out, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, f"yosys failed: {(done.stderr or done.stdout).strip()[-2000:]}"
+
+    counts = read_report(out / "stat.json")
+    assert counts.source_format == "yosys-json"
+    assert (counts.bram18, counts.dsp) == (estimate.bram18, estimate.dsp)
+    assert counts.lut > 0 and counts.ff > 0
