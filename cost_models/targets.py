@@ -7,6 +7,9 @@ tables live in energy.py and fpga.py. Files are read with yaml.safe_load only.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 import math
 import os
 from dataclasses import dataclass, field
@@ -76,6 +79,13 @@ class Target:
     # constants of the FPGA template's LUT/FF formulas (fitted ones from `dse calibrate`)
     template: TemplateConstants = DEFAULT_CONSTANTS
     calibration: dict[str, Any] = field(default_factory=dict)  # the fit record, as written
+
+    def digest(self) -> str:
+        """A short hash of every number and name that decides a cost (not the file's path or its source
+        notes): a study costed on this target resumes only on the same content, even if the file was edited."""
+        content = {k: v for k, v in dataclasses.asdict(self).items() if k not in ("path", "sources", "description")}
+        text = json.dumps(content, sort_keys=True, default=repr)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def produces(self, quantity: str) -> bool:
         """Whether this target yields a value for the quantity (ASICs produce no LUT/FF/BRAM/DSP)."""

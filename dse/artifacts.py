@@ -10,6 +10,8 @@ write the same file.
 
 from __future__ import annotations
 
+import pickle
+import socket
 import tempfile
 import warnings
 from dataclasses import dataclass, field
@@ -23,6 +25,8 @@ CHECKPOINT_FORMAT = "snn-dse-checkpoint"
 CHECKPOINT_VERSION = 1
 ARTIFACT_ID_ATTR = "model_artifact_id"
 ARTIFACT_ERROR_ATTR = "model_artifact_error"
+ARTIFACT_DIR_ATTR = "model_artifact_dir"  # absolute folder the weights went to, on ...
+ARTIFACT_HOST_ATTR = "model_artifact_host"  # ... this host: export elsewhere says where they are
 ARTIFACT_FOLDER = "artifacts"
 
 
@@ -82,7 +86,8 @@ def read_checkpoint(path: str | Path, label: str | None = None) -> Checkpoint:
         with warnings.catch_warnings():  # a foreign pickle protocol warns before it fails: the error says it all
             warnings.simplefilter("ignore")
             data = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # pickle/zip errors of many kinds
+    except (pickle.UnpicklingError, RuntimeError, OSError, EOFError, ValueError, KeyError, AttributeError) as exc:
+        # what torch.load raises on a corrupt, truncated or foreign file (zip, pickle and weights_only checks)
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else "corrupt"
         raise UserError(f"{where} is not a readable checkpoint ({type(exc).__name__}: {first[:160]})") from None
     if not isinstance(data, dict) or data.get("format") != CHECKPOINT_FORMAT:
@@ -142,6 +147,8 @@ def save_trial_model(trial: Any, model: Any, artifact_dir: str | Path, data: Any
             mimetype="application/x-pytorch",
         )
     trial.set_user_attr(ARTIFACT_ID_ATTR, artifact_id)
+    trial.set_user_attr(ARTIFACT_DIR_ATTR, str(store_dir.absolute()))
+    trial.set_user_attr(ARTIFACT_HOST_ATTR, socket.gethostname())
     return artifact_id
 
 
@@ -159,8 +166,22 @@ def record_trial_model(trial: Any, model: Any, artifact_dir: str | Path | None, 
         return None
 
 
-def load_trial_checkpoint(trial: Any, artifact_dir: str | Path | None, study_name: str, retrain_hint: str) -> Checkpoint:
-    """The checkpoint stored with a finished trial; UserError naming what is missing and how to retrain."""
+def _where_written(trial: Any) -> str:
+    """' (written to DIR on host H)' from the trial's record, naming the host when it is another machine."""
+    folder, host = trial.user_attrs.get(ARTIFACT_DIR_ATTR), trial.user_attrs.get(ARTIFACT_HOST_ATTR)
+    if folder is None:
+        return ""
+    if host is not None and host != socket.gethostname():
+        return f" (its weights were written to {folder} on host {host!r}: export there, or copy that folder here)"
+    return f" (its weights were written to {folder} on this host)"
+
+
+def load_trial_checkpoint(
+    trial: Any, artifact_dir: str | Path | None, study_name: str, retrain_hint: str, fallback_dir: str | None = None,
+) -> Checkpoint:
+    """The checkpoint stored with a finished trial; UserError naming what is missing, where (which host) the
+    weights were written, and how to retrain. `artifact_dir` None: the folder the trial recorded, if it is
+    here, else `fallback_dir` (artifacts/ beside a SQLite storage)."""
     from optuna.artifacts import FileSystemArtifactStore, download_artifact
     from optuna.artifacts.exceptions import ArtifactNotFound
 
@@ -168,16 +189,20 @@ def load_trial_checkpoint(trial: Any, artifact_dir: str | Path | None, study_nam
     if artifact_id is None:
         why = trial.user_attrs.get(ARTIFACT_ERROR_ATTR, "the study was run before trials kept their weights")
         raise UserError(f"trial {trial.number} of study {study_name!r} has no stored model ({why}); {retrain_hint}")
+    recorded = trial.user_attrs.get(ARTIFACT_DIR_ATTR)
+    if artifact_dir is None:  # the folder the trial wrote to (shared, or this host's), else the storage's default
+        artifact_dir = recorded if recorded is not None and Path(recorded).is_dir() else fallback_dir
+    where = _where_written(trial)
     if artifact_dir is None or not Path(artifact_dir).is_dir():
         raise UserError(f"trial {trial.number}'s model artifact {artifact_id} needs its artifact folder "
-                        f"{artifact_dir or '(none for this storage)'}; give it with --artifact-dir")
+                        f"{artifact_dir or '(none given for this storage)'}{where}; give it with --artifacts")
     with tempfile.TemporaryDirectory(prefix="dse-ckpt-") as tmp:
         path = Path(tmp) / "model.pt"
         try:
             download_artifact(artifact_store=FileSystemArtifactStore(artifact_dir), file_path=str(path), artifact_id=artifact_id)
         except ArtifactNotFound:
-            raise UserError(f"trial {trial.number}'s model artifact {artifact_id} is not in {artifact_dir}; "
-                            f"give the right folder with --artifact-dir, or {retrain_hint}") from None
+            raise UserError(f"trial {trial.number}'s model artifact {artifact_id} is not in {artifact_dir}{where}; "
+                            f"give the right folder with --artifacts, or {retrain_hint}") from None
         checkpoint = read_checkpoint(path, f"model artifact {artifact_id} of trial {trial.number}")
     stored = checkpoint.source.get("study")
     if stored is not None and (stored != study_name or checkpoint.source.get("trial") != trial.number):

@@ -44,7 +44,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                    help=f"folder with the reports and {MANIFEST} (see benchmarks/synthesis/reports/)")
     p.add_argument("--target", required=True, metavar="NAME|FILE",
                    help="FPGA target to start from: a shipped name (fpga-small, ...) or a target YAML")
-    p.add_argument("--out", required=True, metavar="FILE.yaml", help="calibrated target file to write")
+    p.add_argument("--out", required=True, metavar="FILE.yaml", help="calibrated target file to write (must not exist unless --force)")
+    p.add_argument("--force", action="store_true", help="replace an existing --out file")
     return p
 
 
@@ -107,7 +108,7 @@ def calibrated_target_yaml(base_path: str, calibration: Any, source: str) -> str
 def run(args: argparse.Namespace) -> int:
     """Execute `dse calibrate`; returns 0. Raises UserError on bad input (nothing is written then)."""
     from cost_models.calibrate import CalibrationError, calibrate
-    from dse.files import write_text
+    from dse.files import atomic_file
 
     target = load_user_target(args.target)
     if target.kind != "fpga":
@@ -117,6 +118,10 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--out {out}: a target file must end in .yaml or .yml")
     if not out.parent.is_dir():
         raise UserError(f"--out {out}: folder {out.parent} does not exist")
+    if out.exists() and not args.force:
+        raise UserError(f"--out {out} already exists; choose another --out or give --force to replace it")
+    if out.exists() and not out.is_file():
+        raise UserError(f"--out {out} exists and is not a file")
     points = load_points(args.reports)
     try:
         cal = calibrate(points, target.template)
@@ -124,14 +129,12 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(str(exc)) from None
     text = calibrated_target_yaml(target.path, cal, str(args.reports))
     try:
-        write_text(out, text)
+        with atomic_file(out, "w") as handle:  # renamed into place only once it loads as a target
+            handle.write(text)
+            handle.flush()
+            load_user_target(handle.name)
     except OSError as exc:
         raise UserError(f"--out {out}: cannot write ({exc.strerror})") from None
-    try:
-        load_user_target(out)  # the written file must load as a target
-    except UserError:
-        out.unlink(missing_ok=True)
-        raise
     for q, fit in cal.fits.items():
         print(f"{q}: mean |error| {fit.before_mean_abs_rel_error:.1%} with {target.name}'s constants, "
               f"{fit.fit_mean_abs_rel_error:.1%} fitted, {fit.heldout_mean_abs_rel_error:.1%} held out "

@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import shutil
 import signal
 import sys
 import time
@@ -22,7 +21,9 @@ from dse import calibrate_command, estimate, export_command, plot_command, repor
 from dse.errors import UserError, load_user_target
 from dse.sampler_names import SAMPLERS
 
-EXIT_USAGE = 2
+EXIT_FAILED = 1  # dse search: no completed trial, or the run stopped on failed trials in a row
+EXIT_USAGE = 2  # bad input: one line on stderr, nothing written
+EXIT_INTERRUPTED = 130  # Ctrl-C
 # commands that live in their own modules (add_parser + run); their imports are light
 _COMMAND_MODULES = (train_command, export_command, plot_command, report_command, calibrate_command)
 _COMMANDS = {
@@ -158,6 +159,8 @@ def _resolve_search(args: argparse.Namespace) -> tuple[Any, Path]:
     study_name = args.study or config.name
     out_dir = Path(args.out) if args.out else Path("dse-out") / study_name
     check_writable_folder(out_dir)
+    if args.artifacts:
+        check_writable_folder(args.artifacts)
     storage = args.storage or f"sqlite:///{out_dir / 'study.db'}"
     settings = SearchSettings(
         study_name=study_name, storage_url=storage, space=space, target=target, budgets=config.budgets,
@@ -174,6 +177,7 @@ def cmd_search(args: argparse.Namespace) -> int:
 
     from dse.data import load_dataset
     from dse.device import select_device
+    from dse.files import made_folder
     from dse.progress import Callbacks, ProgressBar, TrialPrinter
     from dse.results import front_document, write_results
     from dse.search import completed_count, open_study, run_search
@@ -184,14 +188,9 @@ def cmd_search(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UserError(str(exc)) from None
     data = load_dataset(settings.dataset, seed=settings.seed)  # a corrupt data file is refused before any output
-    created = not out_dir.exists()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    try:
-        study = open_study(settings)  # a bad storage URL or a clashing study is refused before any trial
-    except UserError:
-        if created:
-            shutil.rmtree(out_dir, ignore_errors=True)
-        raise
+    with made_folder(out_dir):  # a storage that cannot be opened or a clashing study leaves no folder behind
+        study = open_study(settings)
+    before = {t.number for t in study.get_trials(deepcopy=False) if t.state.is_finished()}
     budgets = ", ".join(format_budget(q, v) for q, v in settings.budgets.items()) or "none"
     workers = f"{args.jobs} workers" if args.jobs > 1 else f"device {device}"
     console.print(
@@ -223,11 +222,29 @@ def cmd_search(args: argparse.Namespace) -> int:
     if not args.json:
         print_front(console, study)
     pareto_path, csv_path = write_results(study, settings.storage_url, out_dir)
-    console.print(screening_line(study))
+    this_run = [t for t in study.get_trials(deepcopy=False) if t.state.is_finished() and t.number not in before]
+    console.print(screening_line(study, this_run))
     console.print(f"wrote {pareto_path} and {csv_path} ({time.monotonic() - started:.0f} s)")
     if args.json:
         print(json.dumps(front_document(study, settings.storage_url), indent=2))
-    return 130 if interrupted else 0
+    if interrupted:
+        return EXIT_INTERRUPTED
+    return search_exit_code(study, this_run)
+
+
+def search_exit_code(study: Any, this_run: list[Any]) -> int:
+    """0 when the study holds a completed trial and the run did not end on a run of failures; else 1, with
+    one line on stderr naming the failures (docs: README, exit codes)."""
+    from dse.search import MAX_CONSECUTIVE_FAILURES, completed_count, failure_summary, stopped_on_failures
+
+    if completed_count(study) == 0:
+        print(f"dse search: error: no trial completed: {failure_summary(this_run)}", file=sys.stderr)
+        return EXIT_FAILED
+    if stopped_on_failures(this_run):
+        print(f"dse search: error: stopped after {MAX_CONSECUTIVE_FAILURES} failed trials in a row: "
+              f"{failure_summary(this_run)}", file=sys.stderr)
+        return EXIT_FAILED
+    return 0
 
 
 class FinishTrialOnInterrupt:
@@ -279,15 +296,18 @@ def verify_front_verbosely(console: Any, study: Any, settings: Any, data: Any, d
         console.print(f"flagged after verification (dominated or over a budget): trials {', '.join(map(str, flagged))}")
 
 
-def screening_line(study: Any) -> str:
-    """How many completed trials the cost model screened out before training, and the share."""
+def screening_line(study: Any, this_run: list[Any] | None = None) -> str:
+    """How many completed trials the cost model screened out before training, and the share; the failures
+    of this run (`this_run`: its finished trials) with their first distinct reasons."""
     from dse.progress import study_counts
+    from dse.search import failure_summary
 
     counts = study_counts(study)
     share = 100.0 * counts["screened"] / counts["complete"] if counts["complete"] else 0.0
+    failed = f"{counts['failed']} failed" if this_run is None else f"{failure_summary(this_run)} in this run"
     return (
         f"{counts['complete']} completed trials: {counts['trained']} trained, {counts['screened']} screened before "
-        f"training ({share:.0f} %), {counts['stopped']} stopped early; {counts['failed']} failed"
+        f"training ({share:.0f} %), {counts['stopped']} stopped early; {failed}"
     )
 
 

@@ -80,11 +80,11 @@ def load_candidate(path: str | Path) -> Any:
         text = path.read_text()
     except OSError as exc:
         raise UserError(f"cannot read candidate file {where}: {exc.strerror or exc}") from None
-    try:
-        import yaml
+    import yaml
 
+    try:
         data = yaml.safe_load(text)  # YAML is a superset of JSON
-    except Exception as exc:  # yaml.YAMLError
+    except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}" if mark is not None else ""
         raise UserError(f"candidate file {where} is not valid YAML{at}") from None

@@ -1,7 +1,7 @@
 """`dse export`: write one trained configuration in deployable formats, from a trial or a checkpoint file.
 
     dse export --storage URL --study NAME --trial N --out DIR [--format yaml,npz,nir,mem,pt]
-               [--scale-bits auto|F] [--artifact-dir DIR] [--force]
+               [--scale-bits auto|F] [--artifacts DIR] [--force]
     dse export --from-checkpoint FILE --out DIR [...]
 
 A trial's trained weights come from its Optuna artifact (dse/artifacts.py); formats are in
@@ -50,8 +50,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                    help="fractional bits F of the per-neuron multipliers M = round(s x in_step / step x 2^F): 'auto' "
                    "(default) picks per layer the largest F with every M in 18 signed bits (one DSP48E1 port); 32 "
                    "reproduces the float64 model spike for spike")
-    p.add_argument("--artifact-dir", metavar="DIR", help="folder of the study's model artifacts (default: DIR/artifacts "
-                   "beside a sqlite:///DIR/x.db storage; required for other storages)")
+    p.add_argument("--artifacts", "--artifact-dir", dest="artifacts", metavar="DIR",
+                   help="folder of the study's model artifacts, as given to `dse search --artifacts` (default: the folder "
+                   "each trial recorded, when it is on this machine, else DIR/artifacts "
+                   "beside a sqlite:///DIR/x.db storage; --artifact-dir is an older spelling)")
     return p
 
 
@@ -111,8 +113,8 @@ def context_from_trial(args: argparse.Namespace, formats: list[str]) -> Any:
     scale_bits = _scale_bits(args)
     if all(f in CANDIDATE_ONLY_FORMATS for f in formats):
         return ExportContext(None, dataset, source, scale_bits, checkpoint_source=ckpt_source, candidate=candidate)
-    artifact_dir = args.artifact_dir or default_artifact_dir(args.storage)
-    checkpoint = load_trial_checkpoint(trial, artifact_dir, args.study, _retrain_hint(args.storage, args.study, args.trial))
+    checkpoint = load_trial_checkpoint(trial, args.artifacts, args.study, _retrain_hint(args.storage, args.study, args.trial),
+                                       fallback_dir=default_artifact_dir(args.storage))
     model = load_model(checkpoint, f"model artifact of trial {args.trial}")
     return ExportContext(model, checkpoint.dataset or dataset, source, scale_bits, input_step=checkpoint.in_step,
                          checkpoint_source=ckpt_source)

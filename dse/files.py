@@ -7,6 +7,7 @@ file gets the permissions of an ordinary new file (0666 less the umask), not mks
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,7 +20,8 @@ def atomic_file(path: str | Path, mode: str = "w") -> Iterator[IO]:
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, mode) as handle:
+        os.close(fd)
+        with open(tmp, mode) as handle:  # handle.name is the temporary path: a caller may check the file before the rename
             yield handle
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
@@ -43,9 +45,11 @@ def write_text(path: str | Path, text: str) -> Path:
 
 
 def check_writable_folder(out: str | Path) -> None:
-    """Refuse an output folder that sits under a file or a folder we cannot write; creates nothing.
+    """Refuse an output folder that sits under a file or in a folder nothing can be created in.
 
-    The nearest existing ancestor (or `out` itself) must be a writable folder.
+    The nearest existing ancestor (or `out` itself) must be a folder in which a folder can really be
+    made: a probe folder is created and removed at once (permission bits say nothing for root, nor
+    for /proc or a read-only mount). Leaves nothing behind.
     """
     from dse.errors import UserError
 
@@ -54,5 +58,32 @@ def check_writable_folder(out: str | Path) -> None:
         probe = probe.parent
     if not probe.is_dir():
         raise UserError(f"--out {out}: {probe} is a file, not a folder")
-    if not os.access(probe, os.W_OK | os.X_OK):
-        raise UserError(f"--out {out}: folder {probe} is not writable")
+    try:
+        Path(tempfile.mkdtemp(prefix=".dse-probe-", dir=probe)).rmdir()
+    except OSError as exc:
+        raise UserError(f"--out {out}: cannot create anything in {probe} ({exc.strerror or type(exc).__name__}); "
+                        "give a folder you can write") from None
+
+
+@contextmanager
+def made_folder(path: str | Path) -> Iterator[Path]:
+    """Create `path` (with its missing parents) for the duration of a step; when the step fails, remove
+    the folders this call created, with what the step put in them, so a refused command leaves nothing.
+    Folders that existed before are never removed."""
+    from dse.errors import UserError
+
+    path = Path(path)
+    top = path.absolute()
+    while not top.parent.exists() and top.parent != top:
+        top = top.parent
+    created = not path.exists()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"--out {path}: cannot create the folder ({exc.strerror or type(exc).__name__})") from None
+    try:
+        yield path
+    except BaseException:
+        if created:
+            shutil.rmtree(top, ignore_errors=True)
+        raise

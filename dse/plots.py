@@ -116,7 +116,7 @@ class StudyView:
 
 def study_view(study: optuna.Study) -> StudyView:
     """Gather trials, front, counts, target and hypervolume history of a dse study."""
-    from cost_models.targets import load_target
+    from cost_models.targets import TargetError, load_target
 
     front = pareto_front(study)
     front_numbers = {t.number for t in front}
@@ -137,7 +137,7 @@ def study_view(study: optuna.Study) -> StudyView:
     target_name = study.user_attrs.get("target")
     try:
         target = load_target(target_name) if target_name else None
-    except Exception:  # a target file that moved: plots go on without capacity lines
+    except TargetError:  # a target file that moved or changed: plots go on without capacity lines
         target = None
     reference = study_reference_point(study)
     return StudyView(

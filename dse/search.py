@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+import traceback
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -23,12 +24,15 @@ from dse import early_stop
 from dse.artifacts import default_artifact_dir, record_trial_model
 from dse.data import DataSplits
 from dse.errors import UserError
+from dse.orphans import fail_orphaned_trials, record_process
 from dse.sampler_names import SAMPLERS
-from dse.storage import make_storage
+from dse.storage import create_or_load_study, make_storage
 from dse.train import Fidelity, train_candidate
 from search_spaces.candidate import Candidate
 from search_spaces.space import SearchSpace
 
+MAX_CONSECUTIVE_FAILURES = 5  # a run stops after this many failed trials in a row: the cause is not one trial
+MAX_TRACEBACK_CHARS = 4000  # of a failed trial's traceback, kept as its user attr fail_traceback
 SCREENED_ACCURACY = 0.0  # objective value booked for a screened (never trained) trial; it is infeasible anyway
 
 
@@ -53,11 +57,31 @@ class SearchSettings:
     artifact_dir: str | None = None  # trained weights as Optuna artifacts; None: DIR/artifacts beside sqlite:///DIR/x.db
 
     def fingerprint(self) -> dict[str, Any]:
-        """What must match for a stored study to be resumed by these settings."""
+        """Everything that decides a trial's numbers: a stored study is resumed only by settings with the same
+        fingerprint, so one front never mixes trials costed on two targets, budgets, fidelities or splits."""
         return {
             "objectives": list(self.objectives), "space": self.space.name, "space_digest": self.space.digest(),
-            "dataset": self.dataset,
+            "dataset": self.dataset, "seed": self.seed, "target": self.target.name, "target_digest": self.target.digest(),
+            "budgets": dict(sorted(self.budgets.items())), "epochs": self.fidelity.epochs,
+            "batch_size": self.fidelity.batch_size, "lr": self.fidelity.lr,
         }
+
+
+def fingerprint_differences(stored: dict[str, Any], wanted: dict[str, Any]) -> list[str]:
+    """'KEY STORED there, WANTED here' for each setting that differs; keys an older study did not store are skipped."""
+    return [f"{key} {_shown(stored[key])} there, {_shown(value)} here"
+            for key, value in wanted.items() if key in stored and _normal(stored[key]) != _normal(value)]
+
+
+def _normal(value: Any) -> Any:
+    """JSON round trip: the storage keeps settings as JSON (tuples come back as lists, keys as strings)."""
+    import json
+
+    return json.loads(json.dumps(value, sort_keys=True))
+
+
+def _shown(value: Any) -> str:
+    return "none" if value == {} else repr(value)
 
 
 def directions(objectives: tuple[str, ...]) -> list[str]:
@@ -85,35 +109,23 @@ def open_study(settings: SearchSettings, worker: int = 0) -> optuna.Study:
     `worker` offsets the sampler's seed so parallel workers do not propose the same candidates.
     """
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    try:
-        storage = make_storage(settings.storage_url, settings.heartbeat_s)
-    except ValueError as exc:
-        raise UserError(str(exc)) from None
-    except Exception as exc:  # storage back ends raise many kinds (sqlalchemy, OSError, ...)
-        raise UserError(f"cannot open storage {settings.storage_url!r}: {type(exc).__name__}: {str(exc).splitlines()[0]}") from None
-    try:
-        study = optuna.create_study(
-            study_name=settings.study_name, storage=storage, directions=directions(settings.objectives),
-            sampler=make_sampler(settings.sampler, settings.seed + worker), load_if_exists=True,
-        )
-    except UserError:
-        raise
-    except ValueError as exc:
-        raise UserError(f"study {settings.study_name!r} in {settings.storage_url}: {exc}") from None
-    except Exception as exc:  # storage back ends raise many kinds (sqlalchemy, OSError, ...)
-        raise UserError(f"cannot open storage {settings.storage_url!r}: {type(exc).__name__}: {str(exc).splitlines()[0]}") from None
+    storage = make_storage(settings.storage_url, settings.heartbeat_s)
+    study = create_or_load_study(
+        storage, settings.study_name, settings.storage_url, directions(settings.objectives),
+        make_sampler(settings.sampler, settings.seed + worker),
+    )
     stored = study.user_attrs.get("dse")
     wanted = settings.fingerprint()
     if stored is None:
         study.set_user_attr("dse", wanted)
         study.set_user_attr("target", settings.target.name)
         study.set_user_attr("budgets", settings.budgets)
-    elif any(stored.get(key) != value for key, value in wanted.items() if key in stored):  # older studies lack a digest
-        differ = ", ".join(f"{key} {stored.get(key)!r} there, {value!r} here" for key, value in wanted.items()
-                           if key in stored and stored.get(key) != value)
+        return study
+    differences = fingerprint_differences(stored, wanted)
+    if differences:
         raise UserError(
             f"study {settings.study_name!r} already exists in {settings.storage_url} with other settings "
-            f"({differ}): choose another --study name or storage"
+            f"({'; '.join(differences)}): resume it with the stored settings, or choose another --study name or --storage"
         )
     return study
 
@@ -125,17 +137,23 @@ class TrialRunner:
         self.settings = settings
         self.data = data
         self.device = device
+        self.consecutive_failures = 0  # failed trials in a row in this process; run_search stops at MAX_CONSECUTIVE_FAILURES
 
     def values(self, report: Any, accuracy: float) -> list[float]:
         return [accuracy if o == "accuracy" else float(quantity(report, o)) for o in self.settings.objectives]
 
     def __call__(self, trial: optuna.Trial) -> list[float]:
+        record_process(trial)  # a resume on this host fails and retries the trial at once if this process dies
         try:
-            return self._score(trial)
-        except Exception as exc:
+            values = self._score(trial)
+        except Exception as exc:  # the trial fails, the study goes on; the traceback is kept for a bug report
+            self.consecutive_failures += 1
             trial.set_user_attr("status", "failed")
-            trial.set_user_attr("fail_reason", f"{type(exc).__name__}: {exc}")
+            trial.set_user_attr("fail_reason", f"{type(exc).__name__}: {str(exc)[:500]}")
+            trial.set_user_attr("fail_traceback", traceback.format_exc()[-MAX_TRACEBACK_CHARS:])
             raise
+        self.consecutive_failures = 0
+        return values
 
     def _score(self, trial: optuna.Trial) -> list[float]:
         s = self.settings
@@ -198,6 +216,7 @@ def run_search(
     the process, holds enough completed trials, or after its running trial once `should_stop()`.
     """
     study = study or open_study(settings, worker)
+    fail_orphaned_trials(study)  # trials of a dead process on this host: failed and retried now, not after the heartbeat
     remaining = settings.trials - completed_count(study)
     if remaining <= 0:
         return study
@@ -206,6 +225,8 @@ def run_search(
     callbacks: list[Any] = [optuna.study.MaxTrialsCallback(settings.trials)]
     if on_trial:
         callbacks.append(on_trial)
+    # N failed trials in a row: the cause is not one trial (a bug, a broken data set); stop rather than burn the budget
+    callbacks.append(lambda study, _trial: study.stop() if runner.consecutive_failures >= MAX_CONSECUTIVE_FAILURES else None)
     if should_stop:  # asked to stop (a parallel worker on Ctrl-C): after the running trial
         callbacks.append(lambda study, _trial: study.stop() if should_stop() else None)
     start = time.monotonic()
@@ -215,16 +236,26 @@ def run_search(
             break
         study.optimize(runner, n_trials=remaining, timeout=timeout, catch=(Exception,), callbacks=callbacks)
         remaining = settings.trials - completed_count(study)  # failed trials do not count: run more
-        if _all_recent_failed(study) or (should_stop and should_stop()):
+        if runner.consecutive_failures >= MAX_CONSECUTIVE_FAILURES or (should_stop and should_stop()):
             break
     return study
 
 
-def _all_recent_failed(study: optuna.Study, window: int = 5) -> bool:
-    """Stop retrying when the last `window` trials all failed: something is wrong beyond one trial."""
-    trials = study.get_trials(deepcopy=False)
-    recent = trials[-window:]
+def stopped_on_failures(trials: list[optuna.trial.FrozenTrial], window: int = MAX_CONSECUTIVE_FAILURES) -> bool:
+    """Whether the last `window` of these finished trials (a run's, in trial order) all failed."""
+    finished = sorted((t for t in trials if t.state.is_finished()), key=lambda t: t.number)
+    recent = finished[-window:]
     return len(recent) == window and all(t.state == optuna.trial.TrialState.FAIL for t in recent)
+
+
+def failure_summary(trials: list[optuna.trial.FrozenTrial], shown: int = 3) -> str:
+    """'N failed (first reasons: A; B)' over the failed trials given, naming up to `shown` distinct reasons."""
+    failed = [t for t in trials if t.state == optuna.trial.TrialState.FAIL]
+    if not failed:
+        return "0 failed"
+    reasons = list(dict.fromkeys(t.user_attrs.get("fail_reason", "worker died (heartbeat stale)") for t in failed))
+    more = f"; {len(reasons) - shown} more" if len(reasons) > shown else ""
+    return f"{len(failed)} failed (first reasons: {'; '.join(reasons[:shown])}{more})"
 
 
 def candidate_of(trial: optuna.trial.FrozenTrial) -> Candidate:

@@ -28,6 +28,7 @@ DEFAULT_TARGET = "fpga-small"
 DEFAULT_DATASET = "digits"
 CHECKPOINT_NAME = "checkpoint.pt"
 RESULT_NAME = "result.json"
+WRITTEN_NAMES = (CHECKPOINT_NAME, "candidate.yaml", RESULT_NAME)  # all dse train writes in --out; --force replaces these only
 
 
 def _positive(text: str) -> int:
@@ -57,7 +58,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", help="torch device: auto (CUDA when present), cpu, cuda, cuda:N")
     p.add_argument("--out", metavar="DIR", help=f"write DIR/{CHECKPOINT_NAME} (for dse export --from-checkpoint), "
                    f"DIR/candidate.yaml and DIR/{RESULT_NAME}")
-    p.add_argument("--force", action="store_true", help="overwrite a checkpoint already in --out")
+    p.add_argument("--force", action="store_true", help="replace the files dse train writes in --out (checkpoint.pt, candidate.yaml, result.json); other files are kept")
     p.add_argument("--json", action="store_true", help=f"print the result document ({RESULT_NAME}'s content) as JSON")
     return p
 
@@ -69,8 +70,13 @@ def _check_out(out: str | None, force: bool) -> Path | None:
     path = Path(out)
     if path.exists() and not path.is_dir():
         raise UserError(f"--out {out} exists and is not a folder")
-    if (path / CHECKPOINT_NAME).exists() and not force:
-        raise UserError(f"{path / CHECKPOINT_NAME} already exists; choose another --out or give --force")
+    existing = [name for name in WRITTEN_NAMES if (path / name).exists()]
+    if existing and not force:
+        raise UserError(f"{path / existing[0]} already exists; choose another --out or give --force to replace "
+                        f"the files dse train writes ({', '.join(WRITTEN_NAMES)}; other files are kept)")
+    taken = [name for name in WRITTEN_NAMES if (path / name).exists() and not (path / name).is_file()]
+    if taken:
+        raise UserError(f"--out {out} holds {taken[0]!r}, which is not a plain file; move it away or choose another --out")
     check_writable_folder(path)
     return path
 

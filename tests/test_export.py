@@ -248,16 +248,33 @@ def test_pt_round_trip_gives_the_same_outputs(models, digits, tmp_path):
     assert torch.equal(a, b)
 
 
-def test_existing_output_is_refused_unless_forced(models, tmp_path):
+def test_existing_output_is_refused_unless_forced_and_force_keeps_other_files(models, tmp_path):
+    """--force replaces only what the export writes: a study.db or a note in --out survives (issue 11: it was deleted)."""
     out = tmp_path / "out"
     out.mkdir()
     (out / "keep.txt").write_text("x")
+    (out / "study.db").write_bytes(b"SQLite format 3\x00 the user's study")
     ctx = ExportContext(models["mlp"], "digits", "test")
     with pytest.raises(UserError, match="already exists"):
         export_to(ctx, ["yaml"], out)
-    assert (out / "keep.txt").exists()
+    assert sorted(p.name for p in out.iterdir()) == ["keep.txt", "study.db"]
     export_to(ctx, ["yaml", "npz"], out, force=True)
-    assert sorted(p.name for p in out.iterdir()) == ["candidate.yaml", "export.json", "network.npz"]
+    assert sorted(p.name for p in out.iterdir()) == ["candidate.yaml", "export.json", "keep.txt", "network.npz", "study.db"]
+    assert (out / "study.db").read_bytes() == b"SQLite format 3\x00 the user's study" and (out / "keep.txt").read_text() == "x"
+    # a second forced export with fewer formats removes what the first export wrote and this one does not
+    export_to(ctx, ["yaml"], out, force=True)
+    assert sorted(p.name for p in out.iterdir()) == ["candidate.yaml", "export.json", "keep.txt", "study.db"]
+    assert json.loads((out / "export.json").read_text())["files"] == ["candidate.yaml"]
+    assert _no_partial_folders(tmp_path)
+
+
+def test_forced_export_refuses_a_folder_where_it_writes_a_file(models, tmp_path):
+    out = tmp_path / "out"
+    (out / "candidate.yaml").mkdir(parents=True)
+    (out / "candidate.yaml" / "mine.txt").write_text("x")
+    with pytest.raises(UserError, match="not a plain file"):
+        export_to(ExportContext(models["mlp"], "digits", "test"), ["yaml"], out, force=True)
+    assert sorted(p.name for p in out.iterdir()) == ["candidate.yaml"] and (out / "candidate.yaml" / "mine.txt").exists()
     assert _no_partial_folders(tmp_path)
 
 
@@ -436,6 +453,30 @@ def test_missing_artifact_folder_is_one_line(searched, tmp_path):
     _refused(_export_args(storage=url, study="a", trial=0, out=out, artifact_dir=empty), "is not in", out)
 
 
+def test_weights_are_found_where_the_trial_recorded_them_or_their_host_is_named(searched, tmp_path):
+    """PostgreSQL across machines: export elsewhere uses the folder a trial recorded (a shared one), or says
+    in one line which host holds the weights."""
+    import shutil
+
+    from dse.artifacts import ARTIFACT_DIR_ATTR, ARTIFACT_HOST_ATTR, load_trial_checkpoint
+
+    root, _ = searched
+    moved = tmp_path / "elsewhere"
+    moved.mkdir()
+    shutil.copy(root / "study.db", moved / "study.db")  # the storage alone; its artifacts/ stays where the trials wrote it
+    url = f"sqlite:///{moved / 'study.db'}"
+    assert export_command.run(_export_args(storage=url, study="a", trial=0, out=tmp_path / "o", format="pt")) == 0
+    trial = optuna.load_study(study_name="a", storage=url).trials[0]
+    assert trial.user_attrs[ARTIFACT_DIR_ATTR] == str((root / "artifacts").absolute())
+    remote = optuna.trial.create_trial(
+        values=[0.5, 1.0], user_attrs={ARTIFACT_ID_ATTR: trial.user_attrs[ARTIFACT_ID_ATTR],
+                                       ARTIFACT_DIR_ATTR: "/scratch/node7/artifacts", ARTIFACT_HOST_ATTR: "node7"},
+    )
+    with pytest.raises(UserError, match="written to /scratch/node7/artifacts on host 'node7'") as err:
+        load_trial_checkpoint(remote, None, "a", "retrain it")
+    assert len(str(err.value).splitlines()) == 1
+
+
 def test_a_failing_artifact_store_does_not_lose_the_trial(tmp_path, digits):
     space = tmp_path / "space.yaml"
     space.write_text(SPACE)
@@ -462,3 +503,24 @@ def test_written_files_get_ordinary_permissions_not_mkstemps_private_ones(tmp_pa
         os.umask(mask)
     assert path.read_text() == "x" and (path.stat().st_mode & 0o777) == 0o644
     assert [p.name for p in tmp_path.iterdir()] == ["a.txt"]
+
+
+def test_forced_export_into_the_study_folder_keeps_the_study(tmp_path, tiny_study, capsys):
+    """Issue 11: `dse export --force --out DIR` with DIR holding study.db deleted the study; now it is kept."""
+    from dse.cli import main
+
+    out = tmp_path / "run"
+    assert main(["search", "--study-config", tiny_study, "--out", str(out), "--trials", "2", "--quiet", "--verify", "0"]) == 0
+    url = f"sqlite:///{out / 'study.db'}"
+    before = sorted(p.name for p in out.iterdir())
+    number = next(t.number for t in optuna.load_study(study_name="tiny", storage=url).trials
+                  if t.user_attrs.get("status") in ("trained", "stopped"))
+    assert main(["export", "--storage", url, "--study", "tiny", "--trial", str(number), "--out", str(out),
+                 "--format", "yaml,pt", "--force"]) == 0
+    after = sorted(p.name for p in out.iterdir())
+    assert set(before) <= set(after) and {"candidate.yaml", "model.pt", "export.json"} <= set(after)
+    assert len(optuna.load_study(study_name="tiny", storage=url).get_trials(states=(COMPLETE_STATE,))) >= 2
+    assert main(["pareto", "--storage", url, "--study", "tiny"]) == 0
+
+
+COMPLETE_STATE = optuna.trial.TrialState.COMPLETE

@@ -3,9 +3,7 @@ a PostgreSQL server that answers but refuses the test role or database fails in 
 
 from __future__ import annotations
 
-import ast
 import sys
-from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -14,7 +12,6 @@ from _services import postgres_url, require_tool, services_required
 
 NOBODY_LISTENS = "postgresql://dse:dse@127.0.0.1:1/dse_test"  # port 1: nothing answers
 PRESENT = sys.executable  # a program that exists whatever PATH holds (shutil.which takes a path)
-TESTS = Path(__file__).resolve().parent
 
 
 @pytest.fixture(params=["unset", "0"])
@@ -91,37 +88,3 @@ def test_a_server_that_refuses_the_credentials_fails_in_both_modes(monkeypatch, 
 
 
 # which helper call guards which service, and the marker a test calling it must carry
-def _services_called(func: ast.AST) -> set[str]:
-    found = set()
-    for node in ast.walk(func):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
-            if node.func.id == "postgres_url":
-                found.add("postgres")
-            elif node.func.id == "require_tool":
-                names = {a.value for a in node.args if isinstance(a, ast.Constant)}
-                found |= {"iverilog" if n in ("iverilog", "vvp") else n for n in names} & {"iverilog", "yosys"}
-    return found
-
-
-def _markers(func: ast.FunctionDef) -> set[str]:
-    marks = set()
-    for dec in func.decorator_list:
-        node = dec.func if isinstance(dec, ast.Call) else dec
-        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Attribute) and node.value.attr == "mark":
-            marks.add(node.attr)
-    return marks
-
-
-def test_every_service_test_carries_its_marker_and_calls_its_helper():
-    problems = []
-    for path in sorted(TESTS.glob("test_*.py")):
-        if path.name == Path(__file__).name:  # calls the helpers on purpose, against absent services
-            continue
-        for func in ast.parse(path.read_text()).body:
-            if not (isinstance(func, ast.FunctionDef) and func.name.startswith("test_")):
-                continue
-            called, marked = _services_called(func), _markers(func) & {"postgres", "iverilog", "yosys"}
-            if called != marked:
-                problems.append(f"{path.name}::{func.name}: calls the helper for {sorted(called)}, "
-                                f"marked {sorted(marked)}")
-    assert not problems, "\n".join(problems)

@@ -13,8 +13,8 @@ from cost_models.calibrate import MIN_POINTS, DesignPoint, calibrate
 from cost_models.report import evaluate
 from cost_models.synthesis_reports import ReportError, SynthesisCounts, parse_vivado_utilization, read_report
 from cost_models.targets import load_target
-from dse import calibrate_command
 from dse.errors import UserError
+from dse import calibrate_command
 from search_spaces.candidate import Candidate
 
 FIXTURES = Path(__file__).with_name("fixtures")
@@ -158,3 +158,16 @@ def test_calibration_on_the_stored_yosys_grid_lowers_the_held_out_error():
         assert fit.heldout_mean_abs_rel_error < fit.before_mean_abs_rel_error, q
     # BRAM18 and DSP are set by the template (memory styles, multipliers), not fitted: they match yosys
     assert cal.template_dsp == cal.measured_dsp
+
+
+def test_dse_calibrate_keeps_an_existing_file_unless_forced(tmp_path):
+    """Issue 11: calibrate overwrote any --out, and removed it when the result did not load."""
+    folder = _manifest_dir(tmp_path, _synthetic_points(8))
+    out = tmp_path / "calibrated.yaml"
+    out.write_text("my own notes\n")
+    with pytest.raises(UserError, match="already exists.*--force"):
+        calibrate_command.run(_args("--reports", str(folder), "--target", "fpga-small", "--out", str(out)))
+    assert out.read_text() == "my own notes\n"
+    assert calibrate_command.run(_args("--reports", str(folder), "--target", "fpga-small", "--out", str(out), "--force")) == 0
+    assert load_target(str(out)).name == "fpga-small-calibrated"
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []

@@ -94,3 +94,16 @@ def test_bad_input_is_refused_before_training(tmp_path, monkeypatch, trained_run
 def test_epochs_must_be_positive():
     with pytest.raises(SystemExit):
         _args("--config", "x.yaml", "--epochs", "0")
+
+
+def test_train_out_holding_a_users_file_of_the_same_name_is_refused_unless_forced(tmp_path):
+    """--force means one thing everywhere: replace the files the command writes, keep the others."""
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "candidate.yaml").write_text("my candidate\n")
+    (out / "notes.txt").write_text("keep\n")
+    with pytest.raises(UserError, match="candidate.yaml already exists.*--force"):
+        train_command.run(_args("--config", str(EXAMPLE), "--epochs", "1", "--out", str(out)))
+    assert (out / "candidate.yaml").read_text() == "my candidate\n"
+    assert train_command.run(_args("--config", str(EXAMPLE), "--epochs", "1", "--out", str(out), "--force")) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["candidate.yaml", "checkpoint.pt", "notes.txt", "result.json"]

@@ -83,7 +83,7 @@ def read_nmnist_events(file: Path, where: str) -> np.ndarray:
         raise UserError(f"{where}: {file}: {size} bytes is not a whole number of 5-byte (40-bit) events")
     try:
         events = tonic.io.read_mnist_file(str(file), dtype=NMNIST.dtype)
-    except Exception as exc:
+    except (OSError, ValueError) as exc:
         raise UserError(f"{where}: {file}: not an N-MNIST .bin file ({type(exc).__name__}: {exc})") from None
     _check_range(events, NMNIST.sensor_size, file, where)
     return events
@@ -97,7 +97,7 @@ def read_dvsgesture_events(file: Path, where: str) -> np.ndarray:
 
     try:
         raw = np.load(file, allow_pickle=False)
-    except Exception as exc:
+    except (OSError, ValueError, EOFError) as exc:
         raise UserError(f"{where}: {file}: not a readable .npy file ({type(exc).__name__}: {exc})") from None
     if raw.ndim != 2 or raw.shape[1] != 4 or raw.dtype.kind not in "biuf":
         raise UserError(f"{where}: {file}: holds {raw.dtype} {raw.shape}; accepted: numeric [events, 4] (x, y, p, t in ms)")

@@ -10,7 +10,10 @@
 | verilog | snn_layer.v, snn_top.v, verilog_*.mem, verilog_params.json | verilog.py |
 
 export_to(ctx, formats, out, force) writes every format into a temporary folder beside `out` and
-renames it into place only when all succeeded, so a refused format leaves nothing behind.
+moves the files into place only when all succeeded, so a refused format leaves nothing behind.
+A new `out` is the renamed temporary folder. With --force into an existing `out`, only the files
+this export writes are replaced, and the files an earlier export listed in its export.json are
+removed; every other file in the folder (a study.db, the user's notes) is kept.
 """
 
 from __future__ import annotations
@@ -98,10 +101,11 @@ def check_output(out: str | Path, force: bool) -> Path:
     """Refuse an existing --out unless forced, and one whose parent cannot be written."""
     out = Path(out)
     if out.exists() and not force:
-        raise UserError(f"output {out} already exists; choose another --out or give --force to replace it")
+        raise UserError(f"output {out} already exists; choose another --out or give --force to replace the files "
+                        "an export writes there (other files are kept)")
     if out.exists() and not out.is_dir():
         raise UserError(f"output {out} exists and is not a folder")
-    check_writable_folder(out.absolute().parent)
+    check_writable_folder(out)
     return out
 
 
@@ -145,22 +149,43 @@ def export_to(
         if skipped:
             manifest["skipped"] = dict(skipped)
         (tmp / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2) + "\n")
-        _swap_into_place(tmp, out)
+        _move_into_place(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return [out / p.name for p in written] + [out / MANIFEST_NAME]
 
 
-def _swap_into_place(tmp: Path, out: Path) -> None:
-    if out.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.absolute().parent))
-        old.rmdir()
-        os.replace(out, old)
+def _move_into_place(tmp: Path, out: Path) -> None:
+    """A new `out` is the renamed temporary folder; into an existing one (--force) only the export's files
+    are moved, replacing those of the same name, and the files of an earlier export that this one does not
+    write again are removed. Nothing else in `out` is touched; a name the export needs that is taken by
+    something other than a plain file is refused before anything moves."""
+    if not out.exists():
         os.replace(tmp, out)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(tmp, out)
+        return
+    names = sorted(p.name for p in tmp.iterdir())
+    taken = [n for n in names if (out / n).exists() and not (out / n).is_file() or (out / n).is_symlink()]
+    if taken:
+        raise UserError(f"--out {out} holds {taken[0]!r}, which is not a plain file, where the export writes a file; "
+                        "move it away or choose another --out")
+    stale = [n for n in _previous_export_files(out) if n not in names and (out / n).is_file() and not (out / n).is_symlink()]
+    for name in names:  # the manifest goes last: a folder with a new export.json holds the whole new export
+        if name != MANIFEST_NAME:
+            os.replace(tmp / name, out / name)
+    for name in stale:
+        (out / name).unlink()
+    os.replace(tmp / MANIFEST_NAME, out / MANIFEST_NAME)
+    tmp.rmdir()
+
+
+def _previous_export_files(out: Path) -> list[str]:
+    """File names an earlier export listed in out/export.json (flat names only); [] when there is none."""
+    try:
+        listed = json.loads((out / MANIFEST_NAME).read_text()).get("files", [])
+    except (OSError, ValueError, AttributeError):
+        return []
+    return [n for n in listed if isinstance(n, str) and n == Path(n).name and n not in ("", ".", "..")]
 
 
 def _manifest(ctx: ExportContext, formats: list[str], files: list[str]) -> dict[str, Any]:
