@@ -30,9 +30,9 @@ import torch  # noqa: E402
 
 from cost_models.report import evaluate  # noqa: E402
 from cost_models.targets import load_target  # noqa: E402
-from dse.data import load_dataset  # noqa: E402
-from dse.datasets.saccades import digits_saccade_frames  # noqa: E402
-from dse.train import Fidelity, train_candidate  # noqa: E402
+from dse.training.data import load_dataset  # noqa: E402
+from dse.training.datasets.saccades import digits_saccade_frames  # noqa: E402
+from dse.training.train import Fidelity, train_candidate  # noqa: E402
 from search_spaces.candidate import Candidate  # noqa: E402
 
 WIDTH = 128

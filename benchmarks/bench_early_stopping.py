@@ -33,13 +33,14 @@ import torch  # noqa: E402
 
 from benchmarks.machine import machine  # noqa: E402
 from cost_models.targets import load_target  # noqa: E402
-from dse import early_stop  # noqa: E402
-from dse.data import load_dataset  # noqa: E402
-from dse.hypervolume import hypervolume, reference_point  # noqa: E402
-from dse.results import pareto_front  # noqa: E402
-from dse.search import SearchSettings, directions, run_search  # noqa: E402
-from dse.study_config import load_study_config  # noqa: E402
-from dse.verify import verify_front  # noqa: E402
+from dse.search import early_stop  # noqa: E402
+from dse.training.data import load_dataset  # noqa: E402
+from dse.results.hypervolume import hypervolume, reference_point  # noqa: E402
+from dse.results.front import pareto_front  # noqa: E402
+from dse.search.study import SearchSettings, directions  # noqa: E402
+from dse.search.runner import run_search  # noqa: E402
+from dse.search.study_files import load_study_config  # noqa: E402
+from dse.search.verify import verify_front  # noqa: E402
 from search_spaces.space import SearchSpace  # noqa: E402
 
 

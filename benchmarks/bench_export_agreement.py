@@ -1,6 +1,6 @@
 """Measures how closely the exported integer network and the NIR graph follow the trained model.
 
-For each candidate: train it (dse.train's recipe, --epochs), run the float64 fake-quantized model
+For each candidate: train it (dse.training.train's recipe, --epochs), run the float64 fake-quantized model
 and the integer reference simulation (dse/integer_sim.py) on the whole digits test split at
 scale bits F = 32 and at the hardware choice (`auto`: every multiplier in 18 signed bits), and run
 SpikingJelly's import of the NIR export (float LIF) against the model. Writes
@@ -24,11 +24,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dse.data import load_dataset  # noqa: E402
+from dse.training.data import load_dataset  # noqa: E402
 from dse.export import ExportContext, export_to  # noqa: E402
 from dse.export.integer_network import integer_network  # noqa: E402
-from dse.integer_sim import agreement, model_spikes  # noqa: E402
-from dse.train import Fidelity, train_candidate  # noqa: E402
+from dse.export.integer_sim import agreement, model_spikes  # noqa: E402
+from dse.training.train import Fidelity, train_candidate  # noqa: E402
 from search_spaces.candidate import Candidate  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "export_agreement.json"

@@ -26,9 +26,9 @@ import optuna  # noqa: E402
 
 from benchmarks.machine import machine  # noqa: E402
 from cost_models import screen  # noqa: E402
-from cost_models.network import _layer_specs  # noqa: E402
-from cost_models.ops import _axis_fanout, _mean_conv_fanout, conv_fanout_map  # noqa: E402
-from cost_models.report import _layer_static  # noqa: E402
+from cost_models.network import layer_specs_from_key  # noqa: E402
+from cost_models.ops import axis_fanout, conv_fanout_map, mean_conv_fanout  # noqa: E402
+from cost_models.report import layer_static  # noqa: E402
 from cost_models.targets import load_target  # noqa: E402
 from search_spaces.space import SearchSpace  # noqa: E402
 
@@ -38,7 +38,7 @@ BUDGETS = {"energy": 0.6}  # the default study's budget (0.6 mJ)
 
 
 def clear_caches() -> None:
-    for cached in (_layer_specs, _layer_static, _axis_fanout, _mean_conv_fanout, conv_fanout_map):
+    for cached in (layer_specs_from_key, layer_static, axis_fanout, mean_conv_fanout, conv_fanout_map):
         cached.cache_clear()
 
 

@@ -1,4 +1,7 @@
-"""Assumed activity: an Activity built from a uniform firing rate, for estimates without training.
+"""The activity input of the cost pipeline: Activity / LayerActivity (measured or assumed spike
+counts per layer), and activity_from_rate(), an Activity built from a uniform firing rate for
+estimates without training. Kept beside the layer specs (network.py), ahead of every stage that
+reads it, so the counts stage and compat.py need nothing from report.py.
 
 `dse estimate` and what-if studies need spike counts before any model has run. The simplest
 assumption that keeps the counts' structure is a uniform rate R: every spiking neuron emits R
@@ -11,12 +14,63 @@ docs/cost-models.md#activity-from-rate for what this ignores.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
 
 from cost_models.network import layer_specs
-from cost_models.report import Activity, LayerActivity
 from search_spaces.candidate import Candidate
 
 DEFAULT_FIRING_RATE = 0.1  # spikes per neuron per timestep
+
+
+@dataclass(frozen=True)
+class LayerActivity:
+    """Measured activity of one layer, per inference (mean over samples, summed over T).
+
+    input_events: nonzero input elements, as a total (float) or per input position (ndarray of
+    the layer's in_shape) for exact conv counts. output_spikes: spikes emitted (0 for readout).
+    """
+
+    input_events: float | np.ndarray
+    output_spikes: float = 0.0
+
+
+@dataclass(frozen=True)
+class Activity:
+    """Activity of a whole network keyed by layer name ('layer0', 'layer1', ...)."""
+
+    layers: dict[str, LayerActivity]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe form (arrays become nested lists)."""
+        return {
+            name: {"input_events": to_plain(a.input_events), "output_spikes": float(a.output_spikes)}
+            for name, a in self.layers.items()
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Activity":
+        layers = {}
+        for name, a in data.items():
+            events = a["input_events"]
+            events = np.asarray(events, dtype=np.float64) if isinstance(events, list) else float(events)
+            layers[name] = LayerActivity(events, float(a.get("output_spikes", 0.0)))
+        return cls(layers)
+
+
+def to_plain(value: Any) -> Any:
+    """numpy scalars/arrays and tuples -> plain Python for JSON (Activity and CostReport to_dict)."""
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, tuple):
+        return [to_plain(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def activity_from_rate(candidate: Candidate, rate: float) -> Activity:

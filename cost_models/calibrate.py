@@ -12,13 +12,15 @@ sets them: memory styles and multipliers are chosen in the Verilog), only report
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
+import yaml
 from scipy.optimize import nnls
 
 from cost_models.fpga import layer_counts
 from cost_models.network import layer_specs
-from cost_models.synthesis_reports import SynthesisCounts
+from cost_models.synthesis_reports import ReportError, SynthesisCounts, read_report
 from cost_models.template_constants import DEFAULT_CONSTANTS, FF_TERMS, LUT_TERMS, TemplateConstants
 from search_spaces.candidate import Candidate
 
@@ -160,3 +162,49 @@ def calibrate(points: list[DesignPoint], base: TemplateConstants = DEFAULT_CONST
         template_bram18=brams, template_dsp=dsps,
         measured_bram18=[p.measured.bram18 for p in points], measured_dsp=[p.measured.dsp for p in points],
     )
+
+
+# ---------------------------------------------------------------- report folders
+
+MANIFEST = "manifest.yaml"  # a report folder's index: designs: [{name, report, format?, candidate}]
+
+
+def _manifest(folder: Path) -> list[dict]:
+    """The manifest's list of designs, each with a report and a candidate."""
+    path = folder / MANIFEST
+    if not folder.is_dir():
+        raise CalibrationError(f"--reports {folder}: not a folder")
+    if not path.is_file():
+        raise CalibrationError(f"--reports {folder}: no {MANIFEST} (a list 'designs:' of name, report, candidate)")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise CalibrationError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    designs = data.get("designs") if isinstance(data, dict) else None
+    if not isinstance(designs, list):
+        raise CalibrationError(f"{path}: needs a list 'designs:' of entries with name, report, candidate")
+    for i, entry in enumerate(designs):
+        if not isinstance(entry, dict) or not {"report", "candidate"} <= set(entry):
+            raise CalibrationError(f"{path}: designs[{i}] needs 'report' and 'candidate'")
+    return designs
+
+
+def read_design_points(folder: str | Path) -> list[DesignPoint]:
+    """The DesignPoints of a report folder: its manifest.yaml pairs each synthesis report with the design's
+    Candidate. CalibrationError (one line) on any bad entry."""
+
+    folder = Path(folder)
+    points = []
+    for i, entry in enumerate(_manifest(folder)):
+        name = str(entry.get("name", entry["report"]))
+        try:
+            candidate = Candidate.from_dict(dict(entry["candidate"]))
+        except (TypeError, ValueError) as exc:
+            raise CalibrationError(f"{folder / MANIFEST}: designs[{i}] ({name}): candidate: {str(exc).splitlines()[0]}") from None
+        fmt = entry.get("format")
+        try:
+            measured = read_report(folder / str(entry["report"]), fmt)
+        except ReportError as exc:
+            raise CalibrationError(str(exc)) from None
+        points.append(DesignPoint(name, candidate, measured))
+    return points

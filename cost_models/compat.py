@@ -8,7 +8,7 @@ prices every operation as fp32 whatever the bit widths, and every byte at one fl
 
 Reference network (what the figures are "of"): the candidate's layers as spikingjelly
 `layer.Linear` / `layer.Conv2d` (no bias, fp32 parameters, multi-step) with the project's neuron
-`dse.neurons.FixedPointLIFNode` (spikingjelly's LIFNode, tau=2, decay_input, hard reset to 0,
+`dse.training.neurons.FixedPointLIFNode` (spikingjelly's LIFNode, tau=2, decay_input, hard reset to 0,
 when the membrane is full precision), pooling `layer.MaxPool2d(2, 2)` / `layer.AvgPool2d(2, 2)`,
 the static input repeated over T. Accounting of spikingjelly 2.0 (op_counter/simple_energy.py,
 mac.py, ac.py, synop.py, neuromorphic_memory_access.py):
@@ -45,9 +45,9 @@ from typing import Any
 
 import numpy as np
 
+from cost_models.activity import Activity
 from cost_models.network import LayerSpec, layer_specs
 from cost_models.ops import count_acs
-from cost_models.report import Activity
 from search_spaces.candidate import Candidate
 
 # SpikingJelly 2.0 SimpleEnergyCostConfig.fp32() (Horowitz 2014, 45 nm fp32; 3.12 pJ/bit as STEP)
@@ -57,7 +57,7 @@ SJ_E_MEMORY_PJ_PER_BYTE = 24.96
 FP32_BYTES = 4
 # element-wise add/sub/rsub ops per neuron per timestep that spikingjelly's ACCounter counts
 LIF_ELEMENTWISE_OPS = 6  # spikingjelly LIFNode / FixedPointLIFNode(bits=None)
-FIXED_POINT_LIF_ELEMENTWISE_OPS = 8  # dse.neurons.FixedPointLIFNode(bits): + round_ste's sub and add
+FIXED_POINT_LIF_ELEMENTWISE_OPS = 8  # dse.training.neurons.FixedPointLIFNode(bits): + round_ste's sub and add
 AVG_POOL_AREA = 4  # 2 x 2 kernel: 3 adds per pooled output
 
 

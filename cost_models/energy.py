@@ -1,8 +1,10 @@
-"""Energy per operation and per memory access from a target's tables, and per-layer energy.
+"""Stage 4 of the cost pipeline, energy: per-operation and per-access energies interpolated from
+the target's table, times the counts, plus static power x latency.
 
-Energy = action counts x per-action energy (the Accelergy split): ops.py counts, the target
-YAML holds the table, this module interpolates the table and multiplies. All energies in pJ
-inside, mJ at the boundary (PJ_TO_MJ).
+Energy = action counts x per-action energy (the Accelergy split): ops.py counts, fpga.py says
+which memory each buffer is and how many cycles a layer takes, the target YAML holds the table;
+this module interpolates the table and multiplies. All energies in pJ inside, mJ at the
+boundary (PJ_TO_MJ).
 """
 
 from __future__ import annotations
@@ -11,11 +13,10 @@ import math
 from dataclasses import dataclass
 
 from cost_models.network import LayerSpec
+from cost_models.ops import membrane_state_bits
 from cost_models.targets import MemorySpec, Target
 
 PJ_TO_MJ = 1e-9
-FP32_BITS = 32
-FP32_MANTISSA_BITS = 24
 
 
 def _loglog(anchors: tuple[tuple[float, float], ...], x: float) -> float:
@@ -95,11 +96,21 @@ def energy_coefficients(
     return EnergyCoefficients(e_add, e_mac, e_w, e_add, membrane)
 
 
-def membrane_state_bits(spec: LayerSpec) -> int:
-    """Bits of state kept per neuron between timesteps: the membrane (0 for a stateless
-    quantizer), or for the readout its accumulator, which always lives across the T steps."""
-    if not spec.spiking:
-        return int(spec.membrane_bits or FP32_BITS)
-    if not spec.has_membrane_state:
-        return 0
-    return FP32_BITS if spec.membrane_bits is None else spec.membrane_bits
+def static_energy_mj(target: Target, cycles: int) -> float:
+    """Static power x latency of `cycles` at the target's clock, in mJ (0 without static power)."""
+    return target.static_power_w * cycles / target.clock_hz * 1e3
+
+
+def layer_energy(
+    coeffs: EnergyCoefficients, acs: float, macs: int, neuron_ops: int, cycles: int, target: Target
+) -> tuple[float, float, float, float, float]:
+    """Energy of one layer per inference in mJ: counts x per-action energies, plus static power x
+    latency. Returns (compute, weight memory, membrane memory, static, total), a plain tuple
+    because evaluate() calls this once per layer on the screening hot path."""
+    c = coeffs
+    compute_pj = acs * c.ac_compute_pj + macs * c.mac_compute_pj + neuron_ops * c.neuron_op_pj
+    weight_pj = (acs + macs) * c.weight_read_pj
+    membrane_pj = c.membrane_pj_per_inference
+    static_mj = static_energy_mj(target, cycles)
+    compute_mj, weight_mj, membrane_mj = (x * PJ_TO_MJ for x in (compute_pj, weight_pj, membrane_pj))
+    return compute_mj, weight_mj, membrane_mj, static_mj, compute_mj + weight_mj + membrane_mj + static_mj

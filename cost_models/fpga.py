@@ -1,4 +1,8 @@
-"""FPGA resources and cycle latency of the project's layer template (dse/hardware/verilog/).
+"""Stage 3 of the cost pipeline, the hardware template: where each layer's memories go, FPGA
+resources (LUT/FF/BRAM18/DSP, share of the device) and cycle latency of the project's layer
+template (dse/hardware/verilog/). Reads LayerSpecs and counts (network.py, ops.py) and the
+target's capacities and template constants; energy.py reads its memory kinds and cycles.
+ASIC targets use the same template for latency, with every buffer in SRAM and no resources.
 
 Template per weight layer: P parallel neuron units working on a group of P neurons at a time;
 a weight memory of width P x W and depth ceil(out_channels / P) x fan_in (x T sets when weights
@@ -15,14 +19,16 @@ them to synthesis reports). See docs/cost-models.md#fpga for every formula and c
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
-from cost_models.energy import FP32_BITS, FP32_MANTISSA_BITS, membrane_state_bits
-from cost_models.network import LayerSpec
+from cost_models.network import FP32_BITS, LayerSpec
+from cost_models.ops import membrane_state_bits
+from cost_models.targets import Target
 from cost_models.template_constants import (
-    DEFAULT_CONSTANTS, FF_TERMS, FINN_LUT_CONTROL, FINN_LUT_PER_UNIT_FACTOR, LUT_TERMS, LUTRAM_MAX_DEPTH,
-    TemplateConstants,
+    DEFAULT_CONSTANTS, FF_TERMS, LUT_TERMS, LUTRAM_MAX_DEPTH, TemplateConstants,
 )
+
+FP32_MANTISSA_BITS = 24  # an fp32 multiply is costed as its 24-bit mantissa product
 
 LUTRAM_BITS_PER_LUT = 64  # one SLICEM LUT6 as RAM64X1 (c2 = width x ceil(depth / 64))
 LUT_MULT_MAX_BITS = 4  # weights <= 4 bits: multiplier in LUTs (FINN mult formula); else DSP
@@ -291,3 +297,40 @@ def latency_cycles(spec: LayerSpec, acs: float, macs: float) -> int:
     cycles = _ceil(acs / p) + _ceil(macs / p)
     sweeps = spec.timesteps if spec.spiking else 1
     return int(cycles + sweeps * math.ceil(spec.n_neurons / p))
+
+
+def utilisation(lut: int, ff: int, bram18: int, dsp: int, target: Target) -> dict[str, float]:
+    """Percent of the target's capacity per resource (FPGA targets only)."""
+    caps = target.capacities
+    return {
+        "lut_util_pct": 100.0 * lut / caps["lut"],
+        "ff_util_pct": 100.0 * ff / caps["ff"],
+        "bram_util_pct": 100.0 * bram18 / caps["bram18"],
+        "dsp_util_pct": 100.0 * dsp / caps["dsp"],
+    }
+
+
+@dataclass(frozen=True)
+class LayerHardware:
+    """One layer on one target: its resources and where its weights and membranes live."""
+
+    resources: LayerResources | None  # None on ASIC targets
+    weight_memory_kind: str  # sram | bram18 | lutram (an empty FPGA memory counts as lutram)
+    membrane_memory_kind: str  # sram | bram18 | lutram | none (no state kept between timesteps)
+    util: dict[str, float]  # per-layer percent of the device (FPGA), {} on ASIC
+
+
+def layer_hardware(spec: LayerSpec, target: Target) -> LayerHardware:
+    """The template's resources and memory kinds of one layer on a target (ASIC: all SRAM)."""
+    if target.kind == "fpga":
+        res = layer_resources(spec, target.template)
+        wkind = res.weight_memory.kind if res.weight_memory.kind != "none" else "lutram"
+        mkind = res.membrane_memory.kind if res.membrane_memory.kind != "none" else "lutram"
+    else:
+        res, wkind, mkind = None, "sram", "sram"
+    return LayerHardware(
+        resources=res,
+        weight_memory_kind=wkind,
+        membrane_memory_kind=mkind if membrane_state_bits(spec) else "none",
+        util=utilisation(res.lut, res.ff, res.bram18, res.dsp, target) if res is not None else {},
+    )

@@ -1,7 +1,8 @@
-"""Network description: a Candidate turned into per-layer shapes and bit widths (no torch).
+"""Stage 1 of the cost pipeline, layer specs: a Candidate turned into per-layer shapes and bit
+widths (no torch). Every later stage (ops -> fpga -> energy -> report) reads these LayerSpecs.
 
 The graph mirrors exactly what the torch model builds (see build_network's docstring), so the
-counts made here equal those of SpikingJelly's counters on the real model.
+counts made from it equal those of SpikingJelly's counters on the real model.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from search_spaces.candidate import Candidate, storage_bits
 from search_spaces.quantizer_types import get_profile
 
 INPUT_BITS = 8  # layer 0 reads a static input as 8-bit fixed point (docs/cost-models.md); events are 1 bit
+FP32_BITS = 32  # a width of None is full precision: float32, 32 bits stored and datapath width
 POOL_KERNEL = 2  # pooling is 2x2, stride 2, floor mode (torch default)
 
 
@@ -84,11 +86,12 @@ def candidate_key(c: Candidate) -> tuple:
 
 def layer_specs(candidate: Candidate) -> tuple[LayerSpec, ...]:
     """The weight layers of a candidate, in order; cached per network shape."""
-    return _layer_specs(candidate_key(candidate))
+    return layer_specs_from_key(candidate_key(candidate))
 
 
 @lru_cache(maxsize=4096)
-def _layer_specs(key: tuple) -> tuple[LayerSpec, ...]:
+def layer_specs_from_key(key: tuple) -> tuple[LayerSpec, ...]:
+    """The weight layers of the network a candidate_key() describes (the cache behind layer_specs)."""
     (family, widths, wbits, mbits, T, quantizer, pooling, par, in_shape, n_cls, k, input_kind) = key
     events_in = input_kind == "events"  # layer 0 reads binary events: accumulate-only like spikes
     profile = get_profile(quantizer)

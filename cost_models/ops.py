@@ -1,5 +1,7 @@
-"""Operation counts per inference: ACs (spike-driven accumulates), MACs (dense layer 0),
-neuron updates. Exact for conv layers with zero padding via a cached fan-out map.
+"""Stage 2 of the cost pipeline, counts: what one inference does and stores, before any hardware
+or energy table. ACs (spike-driven accumulates), MACs (dense layer 0), neuron updates, and the
+stored bits (weights, membranes / accumulators, scales). Exact for conv layers with zero padding
+via a cached fan-out map. Reads LayerSpecs only (network.py); fpga.py and energy.py read these.
 
 Definitions match SpikingJelly's SynOpCounter: a linear layer does nnz(input) x out_features
 ACs; a conv layer does one AC per (nonzero input element, weight that touches it).
@@ -8,15 +10,18 @@ ACs; a conv layer does one AC per (nonzero input element, weight that touches it
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 
-from cost_models.network import LayerSpec
+from cost_models.network import FP32_BITS, LayerSpec
+
+SCALE_BITS = 16  # one fp16 scale per output channel of a quantized layer
 
 
 @lru_cache(maxsize=1024)
-def _axis_fanout(n_in: int, kernel: int, padding: int) -> np.ndarray:
+def axis_fanout(n_in: int, kernel: int, padding: int) -> np.ndarray:
     """Per input index along one axis: how many stride-1 output positions read it."""
     n_out = n_in + 2 * padding - kernel + 1
     idx = np.arange(n_in)
@@ -30,7 +35,7 @@ def _axis_fanout(n_in: int, kernel: int, padding: int) -> np.ndarray:
 @lru_cache(maxsize=1024)
 def conv_fanout_map(h: int, w: int, kernel: int, padding: int) -> np.ndarray:
     """(H, W) map: output positions that use each input position (per output channel)."""
-    m = np.outer(_axis_fanout(h, kernel, padding), _axis_fanout(w, kernel, padding))
+    m = np.outer(axis_fanout(h, kernel, padding), axis_fanout(w, kernel, padding))
     m.setflags(write=False)
     return m
 
@@ -49,11 +54,12 @@ def mean_fanout(spec: LayerSpec) -> float:
     if spec.kind == "linear":
         return float(spec.out_channels)
     _, h, w = spec.in_shape
-    return float(_mean_conv_fanout(h, w, spec.kernel_size, spec.padding)) * spec.out_channels
+    return float(mean_conv_fanout(h, w, spec.kernel_size, spec.padding)) * spec.out_channels
 
 
 @lru_cache(maxsize=1024)
-def _mean_conv_fanout(h: int, w: int, kernel: int, padding: int) -> float:
+def mean_conv_fanout(h: int, w: int, kernel: int, padding: int) -> float:
+    """Mean of conv_fanout_map(h, w, kernel, padding) (cached)."""
     return float(conv_fanout_map(h, w, kernel, padding).mean())
 
 
@@ -63,7 +69,7 @@ def dense_weight_uses(spec: LayerSpec) -> int:
         return spec.n_weights
     c, h, w = spec.in_shape
     k, p = spec.kernel_size, spec.padding
-    return int(c * spec.out_channels * _axis_fanout(h, k, p).sum() * _axis_fanout(w, k, p).sum())
+    return int(c * spec.out_channels * axis_fanout(h, k, p).sum() * axis_fanout(w, k, p).sum())
 
 
 def count_acs(spec: LayerSpec, input_events: float | np.ndarray | None) -> float:
@@ -117,3 +123,52 @@ def neuron_update_ops(spec: LayerSpec) -> int:
         return 0
     per = NEURON_UPDATE_OPS_STATEFUL if spec.has_membrane_state else NEURON_UPDATE_OPS_STATELESS
     return per * spec.n_neurons * spec.timesteps
+
+
+def membrane_state_bits(spec: LayerSpec) -> int:
+    """Bits of state kept per neuron between timesteps: the membrane (0 for a stateless
+    quantizer), or for the readout its accumulator, which always lives across the T steps."""
+    if not spec.spiking:
+        return int(spec.membrane_bits or FP32_BITS)
+    if not spec.has_membrane_state:
+        return 0
+    return FP32_BITS if spec.membrane_bits is None else spec.membrane_bits
+
+
+def weight_memory_bits(spec: LayerSpec) -> int:
+    """Bits stored for the layer's weights, all sets together (docs/cost-models.md, Memory)."""
+    return spec.n_weights * spec.weight_storage_bits
+
+
+def membrane_memory_bits(spec: LayerSpec) -> int:
+    """Bits of neuron state kept between timesteps (membranes, or the readout's accumulators)."""
+    return spec.n_neurons * membrane_state_bits(spec)
+
+
+def scale_memory_bits(spec: LayerSpec) -> int:
+    """One fp16 scale per output channel of a quantized layer; 0 for a full-precision layer."""
+    return SCALE_BITS * spec.out_channels if spec.weight_bits is not None else 0
+
+
+@dataclass(frozen=True)
+class StaticCounts:
+    """The counts of one layer that do not depend on activity (per inference, and stored bits)."""
+
+    macs: int
+    neuron_ops: int
+    state_bits: int  # membrane_state_bits: 0 when the layer keeps no state between timesteps
+    weight_memory_bits: int
+    membrane_memory_bits: int
+    scale_memory_bits: int
+
+
+def static_counts(spec: LayerSpec) -> StaticCounts:
+    """MACs, neuron-update ops and stored bits of one layer: everything but the ACs."""
+    return StaticCounts(
+        macs=count_macs(spec),
+        neuron_ops=neuron_update_ops(spec),
+        state_bits=membrane_state_bits(spec),
+        weight_memory_bits=weight_memory_bits(spec),
+        membrane_memory_bits=membrane_memory_bits(spec),
+        scale_memory_bits=scale_memory_bits(spec),
+    )

@@ -1,26 +1,32 @@
-"""evaluate(candidate, target, activity) -> CostReport: memory, ops, energy, resources, latency.
+"""Stage 5 of the cost pipeline, the report: evaluate(candidate, target, activity) -> CostReport
+(memory, ops, energy, resources, latency, per layer and total), and the search's quantity names.
 
+It only assembles: layer specs (network.py) -> counts (ops.py) -> hardware template (fpga.py) ->
+energy (energy.py), each stage reading the earlier ones and none reading this module.
 With activity None the report is the no-training lower bound: no spike reaches any
 spike-input layer, while layer 0's MACs and the per-timestep neuron sweeps still count.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, fields
 from functools import lru_cache
 from typing import Any
 
 import numpy as np
 
-from cost_models.energy import PJ_TO_MJ, EnergyCoefficients, energy_coefficients, membrane_state_bits
-from cost_models.fpga import LayerResources, latency_cycles, layer_resources
+from cost_models.activity import Activity, LayerActivity, to_plain
+from cost_models.energy import EnergyCoefficients, energy_coefficients, layer_energy
+from cost_models.fpga import LayerHardware, latency_cycles, layer_hardware, utilisation
 from cost_models.network import LayerSpec, layer_specs
-from cost_models.ops import count_acs, count_macs, neuron_update_ops
+from cost_models.ops import StaticCounts, count_acs, static_counts
 from cost_models.targets import Target, load_target
 from search_spaces.candidate import Candidate
 
-SCALE_BITS = 16  # one fp16 scale per output channel of a quantized layer
+__all__ = [  # Activity and LayerActivity live in activity.py; kept importable from here
+    "DYNAMIC_QUANTITIES", "QUANTITY_FIELDS", "QUANTITY_UNITS", "STATIC_QUANTITIES", "UTILISATION_FIELDS",
+    "Activity", "CostReport", "LayerActivity", "LayerCost", "LayerStatic", "evaluate", "layer_static", "quantity",
+]
 
 # quantity name used by studies/search -> CostReport field
 QUANTITY_FIELDS = {
@@ -36,41 +42,6 @@ QUANTITY_FIELDS = {
 QUANTITY_UNITS = {"energy": "mJ", "memory": "B", "latency": "s"}
 STATIC_QUANTITIES = frozenset({"memory", "lut", "bram", "dsp", "ff"})  # decidable without training
 DYNAMIC_QUANTITIES = frozenset({"energy", "sops", "latency"})  # no-activity report = lower bound
-
-
-@dataclass(frozen=True)
-class LayerActivity:
-    """Measured activity of one layer, per inference (mean over samples, summed over T).
-
-    input_events: nonzero input elements, as a total (float) or per input position (ndarray of
-    the layer's in_shape) for exact conv counts. output_spikes: spikes emitted (0 for readout).
-    """
-
-    input_events: float | np.ndarray
-    output_spikes: float = 0.0
-
-
-@dataclass(frozen=True)
-class Activity:
-    """Activity of a whole network keyed by layer name ('layer0', 'layer1', ...)."""
-
-    layers: dict[str, LayerActivity]
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe form (arrays become nested lists)."""
-        return {
-            name: {"input_events": _plain(a.input_events), "output_spikes": float(a.output_spikes)}
-            for name, a in self.layers.items()
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Activity":
-        layers = {}
-        for name, a in data.items():
-            events = a["input_events"]
-            events = np.asarray(events, dtype=np.float64) if isinstance(events, list) else float(events)
-            layers[name] = LayerActivity(events, float(a.get("output_spikes", 0.0)))
-        return cls(layers)
 
 
 @dataclass(frozen=True)
@@ -167,8 +138,8 @@ class CostReport:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict (plain Python numbers, layers as a list of dicts)."""
-        d = {f.name: _plain(getattr(self, f.name)) for f in fields(self) if f.name != "layers"}
-        d["layers"] = [{k: _plain(v) for k, v in asdict(layer).items()} for layer in self.layers]
+        d = {f.name: to_plain(getattr(self, f.name)) for f in fields(self) if f.name != "layers"}
+        d["layers"] = [{k: to_plain(v) for k, v in asdict(layer).items()} for layer in self.layers]
         return d
 
     @classmethod
@@ -194,42 +165,21 @@ def quantity(report: CostReport, name: str) -> float | None:
 
 
 @dataclass(frozen=True)
-class _LayerStatic:
-    """Everything about a layer on a target that does not depend on activity."""
+class LayerStatic:
+    """Everything about a layer on a target that does not depend on activity, stage by stage."""
 
-    resources: LayerResources | None
-    weight_memory_kind: str
-    membrane_memory_kind: str
-    coeffs: EnergyCoefficients
-    macs: int
-    neuron_ops: int
-    weight_memory_bits: int
-    membrane_memory_bits: int
-    scale_memory_bits: int
-    util: dict[str, float]  # per-layer percent of the device (FPGA), {} on ASIC
+    counts: StaticCounts  # ops.py: MACs, neuron-update ops, stored bits
+    hardware: LayerHardware  # fpga.py: resources, memory kinds, share of the device
+    coeffs: EnergyCoefficients  # energy.py: per-action energies on the target
 
 
 @lru_cache(maxsize=8192)
-def _layer_static(spec: LayerSpec, target: Target) -> _LayerStatic:
-    if target.kind == "fpga":
-        res = layer_resources(spec, target.template)
-        wkind = res.weight_memory.kind if res.weight_memory.kind != "none" else "lutram"
-        mkind = res.membrane_memory.kind if res.membrane_memory.kind != "none" else "lutram"
-    else:
-        res, wkind, mkind = None, "sram", "sram"
-    state_bits = membrane_state_bits(spec)
-    return _LayerStatic(
-        resources=res,
-        weight_memory_kind=wkind,
-        membrane_memory_kind=mkind if state_bits else "none",
-        coeffs=energy_coefficients(spec, target, wkind, mkind),
-        macs=count_macs(spec),
-        neuron_ops=neuron_update_ops(spec),
-        weight_memory_bits=spec.n_weights * spec.weight_storage_bits,
-        membrane_memory_bits=spec.n_neurons * state_bits,
-        scale_memory_bits=SCALE_BITS * spec.out_channels if spec.weight_bits is not None else 0,
-        util=_utilisation(res.lut, res.ff, res.bram18, res.dsp, target) if res is not None else {},
-    )
+def layer_static(spec: LayerSpec, target: Target) -> LayerStatic:
+    """The activity-independent stages of one layer on a target, cached per (layer, target)."""
+    counts = static_counts(spec)
+    hardware = layer_hardware(spec, target)
+    coeffs = energy_coefficients(spec, target, hardware.weight_memory_kind, hardware.membrane_memory_kind)
+    return LayerStatic(counts, hardware, coeffs)
 
 
 def evaluate(
@@ -244,18 +194,16 @@ def evaluate(
     fpga = target.kind == "fpga"
     layers = []
     for spec in specs:
-        st = _layer_static(spec, target)
+        st = layer_static(spec, target)
+        counts, hw = st.counts, st.hardware
         act = activity.layers.get(spec.name) if activity is not None else None
         events = act.input_events if (act is not None and spec.input_is_spike) else None
-        acs = count_acs(spec, events) if spec.input_is_spike else 0.0
-        c = st.coeffs
-        compute_pj = acs * c.ac_compute_pj + st.macs * c.mac_compute_pj + st.neuron_ops * c.neuron_op_pj
-        weight_pj = (acs + st.macs) * c.weight_read_pj
-        membrane_pj = c.membrane_pj_per_inference
-        cycles = latency_cycles(spec, acs, st.macs)
-        static_mj = target.static_power_w * cycles / target.clock_hz * 1e3
-        compute_mj, weight_mj, membrane_mj = (x * PJ_TO_MJ for x in (compute_pj, weight_pj, membrane_pj))
-        res = st.resources
+        acs = count_acs(spec, events) if spec.input_is_spike else 0.0  # counts
+        cycles = latency_cycles(spec, acs, counts.macs)  # hardware template
+        compute_mj, weight_mj, membrane_mj, static_mj, energy_mj = layer_energy(  # energy
+            st.coeffs, acs, counts.macs, counts.neuron_ops, cycles, target
+        )
+        res = hw.resources
         layers.append(
             LayerCost(
                 name=spec.name,
@@ -265,28 +213,28 @@ def evaluate(
                 weight_bits=spec.weight_bits,
                 membrane_bits=spec.membrane_bits,
                 parallelism=spec.parallelism,
-                weight_memory_bits=st.weight_memory_bits,
-                membrane_memory_bits=st.membrane_memory_bits,
-                scale_memory_bits=st.scale_memory_bits,
+                weight_memory_bits=counts.weight_memory_bits,
+                membrane_memory_bits=counts.membrane_memory_bits,
+                scale_memory_bits=counts.scale_memory_bits,
                 input_events=_event_total(events),
                 output_spikes=float(act.output_spikes) if act is not None else 0.0,
                 acs=acs,
-                macs=st.macs,
-                neuron_update_ops=st.neuron_ops,
+                macs=counts.macs,
+                neuron_update_ops=counts.neuron_ops,
                 compute_energy_mj=compute_mj,
                 weight_memory_energy_mj=weight_mj,
                 membrane_memory_energy_mj=membrane_mj,
                 static_energy_mj=static_mj,
-                energy_mj=compute_mj + weight_mj + membrane_mj + static_mj,
-                weight_memory_kind=st.weight_memory_kind,
-                membrane_memory_kind=st.membrane_memory_kind,
+                energy_mj=energy_mj,
+                weight_memory_kind=hw.weight_memory_kind,
+                membrane_memory_kind=hw.membrane_memory_kind,
                 lut=res.lut if res else None,
                 ff=res.ff if res else None,
                 bram18=res.bram18 if res else None,
                 dsp=res.dsp if res else None,
                 lutram_luts=res.memory_lutram_luts if res else None,
                 latency_cycles=cycles,
-                **st.util,
+                **hw.util,
             )
         )
     return _totals(target, activity is None, tuple(layers), fpga)
@@ -308,7 +256,7 @@ def _totals(target: Target, lower_bound: bool, layers: tuple[LayerCost, ...], fp
         sum(l.lut for l in layers), sum(l.ff for l in layers), sum(l.bram18 for l in layers),
         sum(l.dsp for l in layers),
     ) if fpga else (None, None, None, None)
-    util = _utilisation(*totals, target) if fpga else {}
+    util = utilisation(*totals, target) if fpga else {}
     return CostReport(
         target=target.name,
         target_kind=target.kind,
@@ -338,17 +286,6 @@ def _totals(target: Target, lower_bound: bool, layers: tuple[LayerCost, ...], fp
     )
 
 
-def _utilisation(lut: int, ff: int, bram18: int, dsp: int, target: Target) -> dict[str, float]:
-    """Percent of the target's capacity per resource (FPGA targets only)."""
-    caps = target.capacities
-    return {
-        "lut_util_pct": 100.0 * lut / caps["lut"],
-        "ff_util_pct": 100.0 * ff / caps["ff"],
-        "bram_util_pct": 100.0 * bram18 / caps["bram18"],
-        "dsp_util_pct": 100.0 * dsp / caps["dsp"],
-    }
-
-
 def _check_activity(specs: tuple[LayerSpec, ...], activity: Activity) -> None:
     names = {s.name for s in specs}
     unknown = sorted(set(activity.layers) - names)
@@ -365,16 +302,3 @@ def _event_total(events: float | np.ndarray | None) -> float:
     if isinstance(events, np.ndarray):
         return float(events.sum())
     return float(events)
-
-
-def _plain(value: Any) -> Any:
-    """numpy scalars/arrays and tuples -> plain Python for JSON."""
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value

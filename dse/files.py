@@ -87,3 +87,17 @@ def made_folder(path: str | Path) -> Iterator[Path]:
         if created:
             shutil.rmtree(top, ignore_errors=True)
         raise
+
+
+def refuse_existing_files(out_dir: Path, names: list[str], force: bool) -> None:
+    """UserError when out_dir is not a folder, or holds any of `names` (the files a command writes) and
+    force is off; with force those files are replaced and every other file in out_dir is kept."""
+    from dse.errors import UserError
+
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UserError(f"--out {str(out_dir)!r} is a file; give a folder")
+    check_writable_folder(out_dir)
+    existing = [n for n in names if (out_dir / n).exists()]
+    if existing and not force:
+        more = f" and {len(existing) - 1} more" if len(existing) > 1 else ""
+        raise UserError(f"{out_dir / existing[0]} already exists{more}: use --force to overwrite or choose another --out")

@@ -2,7 +2,7 @@
 
 import pytest
 
-from dse.budgets import parse_budget, parse_budgets
+from dse.search.budgets import parse_budget, parse_budgets
 
 
 @pytest.mark.parametrize(

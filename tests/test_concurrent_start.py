@@ -32,16 +32,16 @@ DIRECTIONS = ["maximize", "minimize"]
 # they open the fresh storage within a few milliseconds of each other.
 START_TOGETHER = """
 import os, runpy, sys, time
-import alembic.migration, dse.search, sqlalchemy.dialects.postgresql.psycopg  # not on the clock after the gate
+import alembic.migration, dse.search.runner, dse.search.study, sqlalchemy.dialects.postgresql.psycopg  # not on the clock after the gate
 gate, workers = os.environ["DSE_TEST_GATE"], int(os.environ["DSE_TEST_WORKERS"])
-real_open_study = dse.search.open_study
+real_open_study = dse.search.study.open_study
 def open_study_together(*args, **kwargs):
     open(os.path.join(gate, str(os.getpid())), "w").close()
     deadline = time.monotonic() + 120
     while len(os.listdir(gate)) < workers and time.monotonic() < deadline:
         time.sleep(0.002)
     return real_open_study(*args, **kwargs)
-dse.search.open_study = open_study_together
+dse.search.study.open_study = dse.search.runner.open_study = open_study_together  # runner holds its own name
 runpy.run_module("dse.cli", run_name="__main__", alter_sys=True)
 """
 
@@ -68,7 +68,7 @@ def fresh_postgres():
 
 def _open_together(url: str, barrier, results) -> None:
     """One 'spawn' worker: wait for the others, then open the storage and create or load the study."""
-    from dse.storage import create_or_load_study, make_storage
+    from dse.search.storage import create_or_load_study, make_storage
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     barrier.wait(timeout=120)
@@ -95,6 +95,7 @@ def _race(url: str) -> list[tuple[str, object]]:
                 worker.kill()
 
 
+@pytest.mark.slow
 @pytest.mark.postgres
 def test_search_processes_started_together_on_a_fresh_postgresql_join_one_study(tmp_path, tiny_study, fresh_postgres):
     gate = tmp_path / "gate"
@@ -152,7 +153,7 @@ def _lost_race(statement: str = "INSERT INTO studies") -> sqlalchemy.exc.Integri
 
 
 def test_a_study_create_that_loses_the_race_is_retried_and_loads_the_winners_study(tmp_path, monkeypatch):
-    from dse.storage import create_or_load_study, make_storage
+    from dse.search.storage import create_or_load_study, make_storage
 
     url = f"sqlite:///{tmp_path / 'study.db'}"
     storage = make_storage(url, None)
@@ -173,9 +174,9 @@ def test_a_study_create_that_loses_the_race_is_retried_and_loads_the_winners_stu
 
 
 def test_schema_creation_that_loses_the_race_is_retried(tmp_path, monkeypatch):
-    import dse.storage
+    import dse.search.storage
 
-    real_storage, calls = dse.storage.RDBStorage, []
+    real_storage, calls = dse.search.storage.RDBStorage, []
 
     def rdb_storage(*args, **kwargs):
         calls.append(1)
@@ -185,13 +186,13 @@ def test_schema_creation_that_loses_the_race_is_retried(tmp_path, monkeypatch):
             raise sqlalchemy.exc.ProgrammingError("CREATE TABLE trials", {}, Exception('relation "trials" already exists'))
         return real_storage(*args, **kwargs)
 
-    monkeypatch.setattr(dse.storage, "RDBStorage", rdb_storage)
-    storage = dse.storage.make_storage(f"sqlite:///{tmp_path / 'study.db'}", None)
+    monkeypatch.setattr(dse.search.storage, "RDBStorage", rdb_storage)
+    storage = dse.search.storage.make_storage(f"sqlite:///{tmp_path / 'study.db'}", None)
     assert len(calls) == 3 and isinstance(storage, real_storage)
 
 
 def test_a_race_lost_every_time_ends_in_one_line(tmp_path, monkeypatch):
-    import dse.storage
+    import dse.search.storage
     from dse.errors import UserError
 
     calls = []
@@ -200,16 +201,16 @@ def test_a_race_lost_every_time_ends_in_one_line(tmp_path, monkeypatch):
         calls.append(1)
         raise _lost_race("CREATE TABLE studies")
 
-    monkeypatch.setattr(dse.storage, "RACE_FIRST_PAUSE_S", 0.001)
-    monkeypatch.setattr(dse.storage, "RDBStorage", always_lost)
+    monkeypatch.setattr(dse.search.storage, "RACE_FIRST_PAUSE_S", 0.001)
+    monkeypatch.setattr(dse.search.storage, "RDBStorage", always_lost)
     with pytest.raises(UserError, match="clashed with other workers") as err:
-        dse.storage.make_storage(f"sqlite:///{tmp_path / 'study.db'}", None)
-    assert len(calls) == dse.storage.RACE_TRIES and len(str(err.value).splitlines()) == 1
+        dse.search.storage.make_storage(f"sqlite:///{tmp_path / 'study.db'}", None)
+    assert len(calls) == dse.search.storage.RACE_TRIES and len(str(err.value).splitlines()) == 1
 
 
 def test_errors_that_are_not_the_users_keep_their_traceback(tmp_path, monkeypatch):
-    import dse.storage
-    from dse.storage import create_or_load_study, make_storage, open_existing_study
+    import dse.search.storage
+    from dse.search.storage import create_or_load_study, make_storage, open_existing_study
 
     url = f"sqlite:///{tmp_path / 'study.db'}"
     storage = make_storage(url, None)
@@ -224,7 +225,7 @@ def test_errors_that_are_not_the_users_keep_their_traceback(tmp_path, monkeypatc
         create_or_load_study(storage, STUDY, url, DIRECTIONS, optuna.samplers.RandomSampler())
     assert raised.value is bug and len(calls) == 1  # not retried, not a UserError
 
-    monkeypatch.setattr(dse.storage, "RDBStorage", buggy)
+    monkeypatch.setattr(dse.search.storage, "RDBStorage", buggy)
     with pytest.raises(RuntimeError) as raised:
         make_storage(url, None)
     assert raised.value is bug and len(calls) == 2
@@ -247,7 +248,7 @@ def test_errors_that_are_not_the_users_keep_their_traceback(tmp_path, monkeypatc
 ])
 def test_a_storage_that_cannot_be_opened_is_one_line_and_creates_nothing(tmp_path, monkeypatch, url, fragment):
     from dse.errors import UserError
-    from dse.storage import make_storage
+    from dse.search.storage import make_storage
 
     if url.startswith("postgresql://nobody"):
         pytest.importorskip("psycopg")
@@ -261,7 +262,7 @@ def test_a_storage_that_cannot_be_opened_is_one_line_and_creates_nothing(tmp_pat
 
 def test_a_missing_driver_names_the_extra_to_install(tmp_path, monkeypatch):
     from dse.errors import UserError
-    from dse.storage import make_storage
+    from dse.search.storage import make_storage
 
     monkeypatch.setitem(sys.modules, "psycopg", None)  # import psycopg now fails as if it were not installed
     with pytest.raises(UserError, match=r'driver is not installed .*; pip install -e "\.\[postgres\]"') as err:
@@ -271,7 +272,7 @@ def test_a_missing_driver_names_the_extra_to_install(tmp_path, monkeypatch):
 
 def test_a_file_that_is_not_a_study_database_is_one_line(tmp_path):
     from dse.errors import UserError
-    from dse.storage import make_storage, open_existing_study
+    from dse.search.storage import make_storage, open_existing_study
 
     other = tmp_path / "notes.db"
     other.write_text("not a database\n" * 100)
@@ -283,7 +284,7 @@ def test_a_file_that_is_not_a_study_database_is_one_line(tmp_path):
 
 def test_a_storage_of_another_optuna_version_is_one_line(tmp_path):
     from dse.errors import UserError
-    from dse.storage import make_storage
+    from dse.search.storage import make_storage
 
     url = f"sqlite:///{tmp_path / 'study.db'}"
     make_storage(url, None).engine.dispose()

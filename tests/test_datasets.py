@@ -14,16 +14,15 @@ from cost_models.network import layer_specs
 from cost_models.report import evaluate
 from cost_models.screen import screen
 from cost_models.targets import load_target
-from dse.data import INPUT_GAIN, check_dataset_name, load_dataset
-from dse.datasets.dvs_sim import OFF, ON, DvsSensor, simulate_dvs
-from dse.datasets.frames import rebin_frames
-from dse.datasets.saccades import FRAMES, digits_saccade_frames, saccade_path, translate
+from dse.training.data import INPUT_GAIN, check_dataset_name, load_dataset
+from dse.training.datasets.dvs_sim import OFF, ON, DvsSensor, simulate_dvs
+from dse.training.datasets.frames import rebin_frames
+from dse.training.datasets.saccades import FRAMES, digits_saccade_frames, saccade_path, translate
 from dse.errors import UserError
-from dse.model import build_model
-from dse.search import SearchSettings, run_search
-from dse.train import Fidelity, train_candidate
+from dse.training.model import build_model
+from dse.search.runner import run_search
+from dse.training.train import Fidelity, train_candidate
 from search_spaces.candidate import Candidate
-from search_spaces.space import SearchSpace
 
 torch.set_num_threads(1)
 
@@ -177,12 +176,8 @@ def test_event_input_layer_zero_is_accumulate_only(dvs):
     assert screen(events, target, {}).report.energy_mj < static_report.energy_mj
 
 
-def test_search_on_the_event_set_builds_event_candidates(tmp_path, tiny_space, dvs):
-    settings = SearchSettings(
-        study_name="ev", storage_url=f"sqlite:///{tmp_path / 'ev.db'}", space=SearchSpace.load(tiny_space),
-        target=load_target("fpga-small"), budgets={}, objectives=("accuracy", "energy"), trials=2,
-        timeout_s=None, fidelity=Fidelity(epochs=1), sampler="tpe", seed=0, dataset="digits-dvs",
-    )
+def test_search_on_the_event_set_builds_event_candidates(make_settings, dvs):
+    settings = make_settings(study_name="ev", trials=2, sampler="tpe", dataset="digits-dvs")
     study = run_search(settings, dvs, "cpu")
     done = [t for t in study.get_trials() if t.state == optuna.trial.TrialState.COMPLETE]
     assert len(done) == 2 and all(t.user_attrs["status"] == "trained" for t in done)
@@ -353,7 +348,7 @@ def nmnist_folder(root):
 
 def test_nmnist_bin_files_read_back_through_tonic(tmp_path):
     pytest.importorskip("tonic", reason="tonic (optional extra 'events') is not installed")
-    from dse.datasets.tonic_sets import read_nmnist_events
+    from dse.training.datasets.tonic_sets import read_nmnist_events
 
     write_nmnist_bin(tmp_path / "a.bin", [(3, 4, 1, 0), (33, 0, 0, 70000), (5, 6, 1, 8_000_000)])
     events = read_nmnist_events(tmp_path / "a.bin", "nmnist:test")
@@ -435,8 +430,8 @@ def test_event_sets_without_tonic_ask_for_the_extra(tmp_path, monkeypatch):
 
 def test_conv_event_layer_zero_counts_events_per_position(dvs):
     from cost_models.ops import conv_fanout_map
-    from dse.data import Split
-    from dse.train import measure
+    from dse.training.data import Split
+    from dse.training.train import measure
 
     cand = Candidate(
         family="conv", widths=(4,), weight_bits=(4, 4), membrane_bits=(8,), timesteps=3, pooling=("max",),

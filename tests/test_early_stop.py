@@ -4,24 +4,17 @@ import optuna
 import pytest
 import torch
 
-from cost_models.targets import load_target
-from dse import early_stop
-from dse.data import load_dataset
-from dse.early_stop import EarlyStopper, Reference, checkpoint_epochs, dominating_reference, references
-from dse.model import build_model
-from dse.results import pareto_front
-from dse.search import SearchSettings, open_study, run_search
-from dse.train import Fidelity, StopTraining
+from dse.search import early_stop
+from dse.search.early_stop import EarlyStopper, Reference, checkpoint_epochs, dominating_reference, references
+from dse.training.model import build_model
+from dse.results.front import pareto_front
+from dse.search.study import open_study
+from dse.search.runner import run_search
+from dse.training.train import Fidelity, StopTraining
 from search_spaces.candidate import Candidate
-from search_spaces.space import SearchSpace
 
 CHEAP = Reference(0, (0.001,), {2: 0.95, 4: 0.96, 6: 0.97})
 PEAK_THEN_FALL = Reference(1, (0.001,), {2: 0.95, 4: 0.70, 6: 0.72})  # a 1-2 bit max|w| run
-
-
-@pytest.fixture(scope="module")
-def digits():
-    return load_dataset("digits", seed=0)
 
 
 def test_checkpoints_start_at_the_first_and_double_before_the_last_epoch():
@@ -121,14 +114,11 @@ quantizers:
 """
 
 
-def test_stopped_trials_stay_complete_dominated_and_off_the_front(tmp_path, digits):
+def test_stopped_trials_stay_complete_dominated_and_off_the_front(tmp_path, make_settings, digits):
     space = tmp_path / "one.yaml"
     space.write_text(ONE_CANDIDATE_SPACE)
-    settings = SearchSettings(
-        study_name="es", storage_url=f"sqlite:///{tmp_path / 'es.db'}", space=SearchSpace.load(str(space)),
-        target=load_target("fpga-small"), budgets={}, objectives=("accuracy", "memory"), trials=2, timeout_s=None,
-        fidelity=Fidelity(epochs=4), sampler="random", seed=0, dataset="digits",
-    )
+    settings = make_settings(study_name="es", space=str(space), objectives=("accuracy", "memory"), trials=2,
+                             fidelity=Fidelity(epochs=4))
     study = open_study(settings)
     study.add_trial(_reference_trial(1.0, 1.0, curve={str(e): 1.0 for e in (1, 2, 4)}))  # perfect and tiny
     run_search(settings, digits, "cpu", study=study)
@@ -144,12 +134,9 @@ def test_stopped_trials_stay_complete_dominated_and_off_the_front(tmp_path, digi
     assert [t.number for t in pareto_front(study, verified=False)] == [0]
 
 
-def test_without_early_stopping_every_trial_trains_fully(tmp_path, digits, tiny_space):
-    settings = SearchSettings(
-        study_name="off", storage_url=f"sqlite:///{tmp_path / 'off.db'}", space=SearchSpace.load(tiny_space),
-        target=load_target("fpga-small"), budgets={}, objectives=("accuracy", "memory"), trials=2, timeout_s=None,
-        fidelity=Fidelity(epochs=3), sampler="random", seed=0, dataset="digits", early_stopping=False,
-    )
+def test_without_early_stopping_every_trial_trains_fully(make_settings, digits):
+    settings = make_settings(study_name="off", objectives=("accuracy", "memory"), trials=2,
+                             fidelity=Fidelity(epochs=3), early_stopping=False)
     study = open_study(settings)
     study.add_trial(_reference_trial(1.0, 1.0))
     run_search(settings, digits, "cpu", study=study)

@@ -22,7 +22,7 @@ from cost_models import (
     spikingjelly_simple_energy,
     synops,
 )
-from dse import estimate
+from dse.cli import estimate
 from dse.errors import UserError
 from search_spaces.candidate import Candidate
 
@@ -31,33 +31,11 @@ EXAMPLE = REPO / "studies" / "examples" / "mlp-64-128-10.yaml"
 CONV_EXAMPLE = REPO / "studies" / "examples" / "conv-8m-16-10.yaml"
 
 
-def _cli_has_estimate() -> bool:
-    from dse.cli import build_parser
-
-    for action in build_parser()._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            return "estimate" in action.choices
-    return False
-
-
 def invoke(argv: list[str]) -> int:
-    """`dse ARGV` through dse.cli.main once the lead has wired `estimate`; until then through a
-    parser built the same way (dse.cli._Parser, UserError -> one line on stderr, exit 2)."""
-    import sys
+    """`dse ARGV` through dse.cli.main (a UserError -> one line on stderr, exit 2)."""
+    from dse.cli import main
 
-    from dse import cli
-
-    if _cli_has_estimate():
-        return cli.main(argv)
-    parser = cli._Parser(prog="dse")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=cli._Parser)
-    estimate.add_parser(sub)
-    args = parser.parse_args(argv)
-    try:
-        return estimate.run(args)
-    except UserError as exc:
-        print(f"dse {args.command}: error: {exc}", file=sys.stderr)
-        return cli.EXIT_USAGE
+    return main(argv)
 
 
 def example() -> Candidate:
@@ -355,7 +333,7 @@ def test_compat_equals_spikingjelly_simple_energy_mlp(bits):
     torch = pytest.importorskip("torch")
     from spikingjelly.activation_based import layer
 
-    from dse.neurons import FixedPointLIFNode
+    from dse.training.neurons import FixedPointLIFNode
 
     torch.manual_seed(0)
     T, B = 4, 5

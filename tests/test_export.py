@@ -19,18 +19,19 @@ from spikingjelly.activation_based.nir_exchange import import_from_nir
 from cost_models.fpga import weight_memory
 from cost_models.network import layer_specs
 from cost_models.targets import load_target
-from dse import estimate, export_command
-from dse.artifacts import ARTIFACT_ID_ATTR, default_artifact_dir, load_model, read_checkpoint
-from dse.data import load_dataset
+from dse.cli import estimate
+from dse.cli import export as export_command
+from dse.training.artifacts import ARTIFACT_ID_ATTR, default_artifact_dir, load_model, read_checkpoint
 from dse.errors import UserError
 from dse.export import FORMATS, ExportContext, export_to, parse_formats
 from dse.export.integer_network import integer_network
 from dse.export.mem_format import memory_words, scale_words
 from dse.export.nir_format import build_graph
 from dse.export.npz_format import read_npz, write_npz
-from dse.integer_sim import agreement, model_spikes, simulate
-from dse.search import SearchSettings, run_search
-from dse.train import Fidelity, train_candidate
+from dse.export.integer_sim import agreement, model_spikes, simulate
+from dse.search.study import SearchSettings
+from dse.search.runner import run_search
+from dse.training.train import Fidelity, train_candidate
 from search_spaces.candidate import Candidate
 from search_spaces.space import SearchSpace
 
@@ -39,11 +40,6 @@ MLP = Candidate("mlp", (24,), (4, 4), (6,), 3, parallelism=(5, 3))  # P does not
 CONV = Candidate("conv", (4, 6), (4, 1, 4), (8, 5), 2, pooling=("avg", "none"), parallelism=(3, 4, 2))
 FLOAT_MEMBRANE = Candidate("mlp", (24,), (4, 4), (None,), 3)
 FLOAT_MEMBRANE_CONV = Candidate("conv", (4,), (4, 4), (None,), 2, pooling=("avg",))
-
-
-@pytest.fixture(scope="module")
-def digits():
-    return load_dataset("digits", seed=0)
 
 
 @pytest.fixture(scope="module")
@@ -216,7 +212,7 @@ def test_nir_of_a_fixed_point_membrane_is_reported_not_equal(models, digits, tmp
 
 
 def test_max_pool_cannot_go_to_nir_and_nothing_is_written(tmp_path):
-    from dse.model import build_model
+    from dse.training.model import build_model
 
     model = build_model(Candidate("conv", (4,), (4, 4), (8,), 2, pooling=("max",))).eval()
     out = tmp_path / "out"
@@ -285,7 +281,7 @@ def test_unknown_format_lists_the_accepted_ones():
 
 
 def test_integer_formats_refuse_full_precision_weights_and_write_nothing(tmp_path):
-    from dse.model import build_model
+    from dse.training.model import build_model
 
     model = build_model(Candidate("mlp", (8,), (None, 4), (6,), 2)).eval()
     with pytest.raises(UserError, match="layer0 has full-precision"):
@@ -294,7 +290,7 @@ def test_integer_formats_refuse_full_precision_weights_and_write_nothing(tmp_pat
 
 
 def test_default_export_leaves_out_what_the_configuration_cannot_take(tmp_path):
-    from dse.model import build_model
+    from dse.training.model import build_model
 
     model = build_model(Candidate("mlp", (8,), (None, 4), (6,), 2)).eval()
     skipped: dict[str, str] = {}
@@ -363,9 +359,9 @@ def test_trials_keep_their_weights_and_export_needs_no_training(searched, digits
     study = optuna.load_study(study_name="b", storage=url)
     trial = study.trials[1]
     assert trial.user_attrs[ARTIFACT_ID_ATTR] and (root / "artifacts" / trial.user_attrs[ARTIFACT_ID_ATTR]).is_file()
-    import dse.train
+    import dse.training.train
 
-    monkeypatch.setattr(dse.train, "train_candidate", lambda *a, **k: pytest.fail("export must not train"))
+    monkeypatch.setattr(dse.training.train, "train_candidate", lambda *a, **k: pytest.fail("export must not train"))
     out = tmp_path / "exp"
     assert export_command.run(_export_args(storage=url, study="b", trial=1, out=out, scale_bits=32)) == 0
     names = {p.name for p in out.iterdir()}
@@ -458,7 +454,7 @@ def test_weights_are_found_where_the_trial_recorded_them_or_their_host_is_named(
     in one line which host holds the weights."""
     import shutil
 
-    from dse.artifacts import ARTIFACT_DIR_ATTR, ARTIFACT_HOST_ATTR, load_trial_checkpoint
+    from dse.training.artifacts import ARTIFACT_DIR_ATTR, ARTIFACT_HOST_ATTR, load_trial_checkpoint
 
     root, _ = searched
     moved = tmp_path / "elsewhere"
@@ -477,16 +473,12 @@ def test_weights_are_found_where_the_trial_recorded_them_or_their_host_is_named(
     assert len(str(err.value).splitlines()) == 1
 
 
-def test_a_failing_artifact_store_does_not_lose_the_trial(tmp_path, digits):
+def test_a_failing_artifact_store_does_not_lose_the_trial(tmp_path, make_settings, digits):
     space = tmp_path / "space.yaml"
     space.write_text(SPACE)
     blocker = tmp_path / "file-not-folder"
     blocker.write_text("x")
-    settings = SearchSettings(
-        study_name="s", storage_url=f"sqlite:///{tmp_path / 's.db'}", space=SearchSpace.load(str(space)),
-        target=load_target("fpga-small"), budgets={}, objectives=("accuracy", "energy"), trials=1, timeout_s=None,
-        fidelity=Fidelity(epochs=1), sampler="random", seed=0, dataset="digits", artifact_dir=str(blocker),
-    )
+    settings = make_settings(space=str(space), artifact_dir=str(blocker))
     study = run_search(settings, digits, "cpu")
     trial = study.trials[0]
     assert trial.state == optuna.trial.TrialState.COMPLETE and trial.user_attrs["status"] in ("trained", "stopped")

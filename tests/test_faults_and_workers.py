@@ -14,6 +14,7 @@ from pathlib import Path
 import optuna
 import pytest
 
+from _processes import kill_search_mid_trial, load_study_or_none as _load
 from dse.cli import main
 
 from _services import postgres_url
@@ -22,39 +23,13 @@ REPO = Path(__file__).resolve().parent.parent
 COMPLETE = optuna.trial.TrialState.COMPLETE
 
 
-def _load(storage: str, name: str) -> optuna.Study | None:
-    try:
-        return optuna.load_study(study_name=name, storage=storage)
-    except (KeyError, Exception):
-        return None
-
-
+@pytest.mark.slow
 def test_sigkill_mid_trial_then_resume(tmp_path, tiny_study):
     out = tmp_path / "out"
     storage = f"sqlite:///{out / 'study.db'}"
     argv = ["search", "--study-config", tiny_study, "--out", str(out), "--trials", "8", "--quiet", "--heartbeat", "1",
             "--verify", "0"]
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen([sys.executable, "-m", "dse.cli", *argv], cwd=tmp_path, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    killed_number = None
-    deadline = time.monotonic() + 240
-    try:
-        while time.monotonic() < deadline and proc.poll() is None:
-            study = _load(storage, "tiny")
-            if study is not None:
-                trials = study.get_trials(deepcopy=False)
-                done = [t for t in trials if t.state == COMPLETE]
-                running = [t for t in trials if t.state == optuna.trial.TrialState.RUNNING]
-                if len(done) >= 2 and running:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                    killed_number = running[0].number
-                    break
-            time.sleep(0.05)
-    finally:
-        if proc.poll() is None and killed_number is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+    killed_number = kill_search_mid_trial(argv, tmp_path, storage, "tiny", completed=2)
     assert killed_number is not None, "the search finished or stalled before it could be killed mid-trial"
     before = {t.number: t.values for t in _load(storage, "tiny").get_trials(states=(COMPLETE,))}
     time.sleep(4)  # let the dead worker's heartbeat go stale (grace = 3 beats of 1 s)
@@ -71,6 +46,7 @@ def test_sigkill_mid_trial_then_resume(tmp_path, tiny_study):
     assert retried and all(retried[0].params[k] == v for k, v in after[killed_number].params.items())
 
 
+@pytest.mark.slow
 def test_two_jobs_share_one_sqlite_study(tmp_path, tiny_study):
     out = tmp_path / "out"
     assert main(["search", "--study-config", tiny_study, "--out", str(out), "--trials", "6", "--jobs", "2", "--quiet",
@@ -85,6 +61,7 @@ def test_two_jobs_share_one_sqlite_study(tmp_path, tiny_study):
     assert len({tuple(sorted(t.params.items())) for t in done}) >= 2
 
 
+@pytest.mark.slow
 @pytest.mark.postgres
 def test_two_workers_join_one_postgresql_study(tmp_path, tiny_study):
     url = postgres_url()
@@ -121,6 +98,7 @@ def test_bad_worker_options_one_line(tmp_path, tiny_study, capsys, argv, fragmen
     assert not out.exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("jobs", ["1", "2"])
 def test_ctrl_c_keeps_completed_trials_and_prints_the_front(tmp_path, tiny_study, jobs):
     out = tmp_path / "out"
@@ -150,22 +128,12 @@ def test_ctrl_c_keeps_completed_trials_and_prints_the_front(tmp_path, tiny_study
     assert (out / "pareto.json").is_file() and (out / "trials.csv").is_file()
 
 
-def test_a_study_is_not_resumed_with_a_changed_space_of_the_same_name(tmp_path, tiny_space):
-    from cost_models.targets import load_target
+def test_a_study_is_not_resumed_with_a_changed_space_of_the_same_name(tiny_space, make_settings):
     from dse.errors import UserError
-    from dse.search import SearchSettings, open_study
-    from dse.train import Fidelity
-    from search_spaces.space import SearchSpace
+    from dse.search.study import open_study
 
-    def settings() -> SearchSettings:
-        return SearchSettings(
-            study_name="s", storage_url=f"sqlite:///{tmp_path / 's.db'}", space=SearchSpace.load(tiny_space),
-            target=load_target("fpga-small"), budgets={}, objectives=("accuracy", "energy"), trials=1, timeout_s=None,
-            fidelity=Fidelity(epochs=1), sampler="random", seed=0, dataset="digits",
-        )
-
-    open_study(settings())
-    open_study(settings())  # the same content resumes
+    open_study(make_settings())
+    open_study(make_settings())  # the same content resumes
     Path(tiny_space).write_text(Path(tiny_space).read_text().replace("widths: [16, 32]", "widths: [16, 64]"))
     with pytest.raises(UserError, match="already exists .* with other settings .*space_digest"):
-        open_study(settings())
+        open_study(make_settings())  # the factory loads the space file anew at each call

@@ -6,22 +6,16 @@ import numpy as np
 import pytest
 import torch
 
-from dse.data import load_dataset
 from dse.errors import UserError
 from dse.export.integer_network import (
     MULTIPLIER_BITS, IntegerLayer, IntegerNetwork, integer_network, leak_shift_of, multiplier, parse_scale_bits,
 )
-from dse.integer_sim import product_dtype, agreement, input_codes, round_half_even_shift, simulate
-from dse.model import build_model
-from dse.train import Fidelity, train_candidate
+from dse.export.integer_sim import product_dtype, agreement, input_codes, round_half_even_shift, simulate
+from dse.training.model import build_model
+from dse.training.train import Fidelity, train_candidate
 from search_spaces.candidate import Candidate
 
 torch.set_num_threads(1)
-
-
-@pytest.fixture(scope="module")
-def digits():
-    return load_dataset("digits", seed=0)
 
 
 @pytest.fixture(scope="module")
@@ -178,7 +172,7 @@ def test_configurations_without_an_exact_integer_form_are_refused_in_one_line(ca
 
 @pytest.mark.skipif("input_kind" not in Candidate.__dataclass_fields__, reason="event inputs not in this tree")
 def test_event_input_reads_one_frame_per_timestep():
-    from dse.integer_sim import model_spikes
+    from dse.export.integer_sim import model_spikes
 
     torch.manual_seed(0)
     candidate = Candidate("mlp", (32,), (4, 4), (6,), 4, input_shape=(2, 8, 8), input_kind="events")

@@ -3,7 +3,7 @@
 import torch
 from spikingjelly.activation_based import functional, neuron
 
-from dse.neurons import FixedPointLIFNode, membrane_range, membrane_step
+from dse.training.neurons import FixedPointLIFNode, membrane_range, membrane_step
 
 
 def test_membrane_on_grid_and_saturates():

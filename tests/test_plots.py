@@ -15,15 +15,18 @@ import xml.etree.ElementTree as ET
 import optuna
 import pytest
 
-import dse.search as search_module
+import dse.search.runner as search_module
 from cost_models.activity import activity_from_rate
 from cost_models.targets import load_target
-from dse import plot_command, plots, report_command
-from dse.data import load_dataset
+from dse.cli import plot as plot_command
+from dse.results import plots
+from dse.cli import report as report_command
+from dse.training.data import load_dataset
 from dse.errors import TrainingDiverged, UserError
-from dse.hypervolume import hypervolume, reference_point
-from dse.search import SearchSettings, TrialRunner, open_study
-from dse.train import Fidelity, TrainResult
+from dse.results.hypervolume import hypervolume, reference_point
+from dse.search.study import SearchSettings, open_study
+from dse.search.runner import TrialRunner
+from dse.training.train import Fidelity, TrainResult
 from search_spaces.candidate import Candidate
 
 STUDY = "tiny <&> study"  # markup characters: the report must escape them

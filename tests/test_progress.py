@@ -7,7 +7,7 @@ import io
 import optuna
 from rich.console import Console
 
-from dse.progress import ProgressBar, TrialPrinter, study_counts
+from dse.results.progress import ProgressBar, TrialPrinter, study_counts
 
 
 def _study() -> optuna.Study:
@@ -56,7 +56,7 @@ def test_trial_lines_say_why():
 
 
 def test_study_hypervolume_is_the_last_entry_of_the_history():
-    from dse.hypervolume import hypervolume_history, study_hypervolume
+    from dse.results.hypervolume import hypervolume_history, study_hypervolume
 
     study = _study()
     assert study_hypervolume(study) == hypervolume_history(study)[-1][1]

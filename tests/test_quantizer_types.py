@@ -15,8 +15,8 @@ import torch
 from spikingjelly.activation_based import functional
 
 from cost_models.network import layer_specs
-from dse.data import load_dataset
-from dse.model import build_model
+from dse.training.data import load_dataset
+from dse.training.model import build_model
 from dse.quantizers import LayerContext, get_quantizer, registered_quantizers
 from dse.quantizers import mfp as mfp_mod
 from dse.quantizers import ternary as ternary_mod
@@ -25,7 +25,7 @@ from dse.quantizers.qsnn import QSNNBinaryWeight, QSNNEdgeWeight, QSNNLIFNode, e
 from dse.quantizers.sigmoid import SigmoidWeightQuantizer, sigmoid_levels
 from dse.quantizers.tawq import TaWQWeightQuantizer, standardise, weight_neuron_spikes
 from dse.quantizers.ternary import TTQWeightQuantizer, TWNWeightQuantizer
-from dse.train import Fidelity, expected_calibration_error, train_candidate
+from dse.training.train import Fidelity, expected_calibration_error, train_candidate
 from search_spaces.candidate import Candidate
 from search_spaces.quantizer_types import PROFILES, get_profile
 from search_spaces.space import SearchSpace, SpaceError
@@ -65,9 +65,9 @@ def test_every_type_is_registered_with_a_profile():
 
 
 def test_neurons_module_imports_on_its_own():
-    # dse.neurons imports the quantizers package for round_ste; the registry must not import it back
+    # dse.training.neurons imports the quantizers package for round_ste; the registry must not import it back
     out = subprocess.run(
-        [sys.executable, "-c", "import dse.neurons; import dse.quantizers.qsnn"],
+        [sys.executable, "-c", "import dse.training.neurons; import dse.quantizers.qsnn"],
         cwd=REPO, capture_output=True, text=True, env={"PYTHONPATH": str(REPO)},
     )
     assert out.returncode == 0, out.stderr

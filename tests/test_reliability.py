@@ -11,20 +11,16 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import optuna
 import pytest
 
-import dse.search
+import dse.search.runner
 from cost_models.targets import TARGETS_DIR
+from _processes import kill_search_mid_trial
 from dse.cli import main
 
-REPO = Path(__file__).resolve().parent.parent
 COMPLETE = optuna.trial.TrialState.COMPLETE
 
 
@@ -114,7 +110,7 @@ def test_a_search_whose_trials_all_fail_exits_1_and_names_the_reason(tmp_path, t
     def broken(*args, **kwargs):
         raise RuntimeError("training exploded")
 
-    monkeypatch.setattr(dse.search, "train_candidate", broken)
+    monkeypatch.setattr(dse.search.runner, "train_candidate", broken)
     out = tmp_path / "out"
     assert main(_search(tiny_study, out, "--trials", "4")) == 1
     captured = capsys.readouterr()
@@ -122,13 +118,13 @@ def test_a_search_whose_trials_all_fail_exits_1_and_names_the_reason(tmp_path, t
     assert "no trial completed: 5 failed (first reasons: RuntimeError: training exploded)" in err
     assert len(err.splitlines()) == 1 and "Traceback" not in err
     study = optuna.load_study(study_name="tiny", storage=f"sqlite:///{out / 'study.db'}")
-    assert len(study.trials) == dse.search.MAX_CONSECUTIVE_FAILURES  # stopped on the run of failures
+    assert len(study.trials) == dse.search.runner.MAX_CONSECUTIVE_FAILURES  # stopped on the run of failures
     assert "training exploded" in study.trials[0].user_attrs["fail_traceback"]  # the bug's traceback is kept
     assert (out / "pareto.json").is_file()  # results are still written
 
 
 def test_a_run_that_stops_on_failures_in_a_row_exits_1(tmp_path, tiny_study, monkeypatch, capsys):
-    real = dse.search.train_candidate
+    real = dse.search.runner.train_candidate
     calls = {"n": 0}
 
     def fails_after_two(*args, **kwargs):
@@ -137,8 +133,8 @@ def test_a_run_that_stops_on_failures_in_a_row_exits_1(tmp_path, tiny_study, mon
             raise ValueError("disk gone")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(dse.search, "train_candidate", fails_after_two)
-    monkeypatch.setattr(dse.search, "screen", _never_screened(dse.search.screen))
+    monkeypatch.setattr(dse.search.runner, "train_candidate", fails_after_two)
+    monkeypatch.setattr(dse.search.runner, "screen", _never_screened(dse.search.runner.screen))
     out = tmp_path / "out"
     assert main(_search(tiny_study, out, "--trials", "10", "--no-early-stopping")) == 1
     err = capsys.readouterr().err.strip()
@@ -184,28 +180,8 @@ def test_a_killed_trial_is_retried_on_an_immediate_resume(tmp_path, tiny_study):
     """With a 30 s heartbeat the killed trial's heartbeat is still fresh on resume; its dead pid fails it."""
     out = tmp_path / "out"
     storage = f"sqlite:///{out / 'study.db'}"
-    argv = _search(tiny_study, out, "--trials", "4", "--heartbeat", "30")
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen([sys.executable, "-m", "dse.cli", *argv], cwd=tmp_path, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    killed = None
-    deadline = time.monotonic() + 240
-    try:
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                trials = optuna.load_study(study_name="tiny", storage=storage).get_trials(deepcopy=False)
-            except (KeyError, Exception):  # the storage or study is not there yet
-                trials = []
-            running = [t for t in trials if t.state == optuna.trial.TrialState.RUNNING and "pid" in t.user_attrs]
-            if sum(t.state == COMPLETE for t in trials) >= 1 and running:
-                os.killpg(proc.pid, signal.SIGKILL)
-                killed = running[0].number
-                break
-            time.sleep(0.05)
-    finally:
-        if proc.poll() is None and killed is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+    argv = _search(tiny_study, out, "--trials", "12", "--heartbeat", "30", "--no-early-stopping")
+    killed = kill_search_mid_trial(argv, tmp_path, storage, "tiny", completed=1, needs_pid=True)
     assert killed is not None, "the search finished before it could be killed mid-trial"
 
     assert main(argv) == 0  # at once: the heartbeat (30 s) has not gone stale
@@ -214,11 +190,11 @@ def test_a_killed_trial_is_retried_on_an_immediate_resume(tmp_path, tiny_study):
     assert "died" in trials[killed].user_attrs["fail_reason"]
     assert [t for t in trials.values() if t.system_attrs.get("failed_trial") == killed], "the killed trial was not retried"
     assert not [t for t in trials.values() if t.state == optuna.trial.TrialState.RUNNING]
-    assert sum(t.state == COMPLETE for t in trials.values()) >= 4
+    assert sum(t.state == COMPLETE for t in trials.values()) >= 12
 
 
 def test_a_running_trial_of_a_live_process_or_another_host_is_left_alone(tmp_path):
-    from dse.orphans import HOST_ATTR, PID_ATTR, PID_START_ATTR, fail_orphaned_trials, process_start_ticks
+    from dse.search.orphans import HOST_ATTR, PID_ATTR, PID_START_ATTR, fail_orphaned_trials, process_start_ticks
 
     study = optuna.create_study(storage=f"sqlite:///{tmp_path / 's.db'}", directions=["maximize"])
     live = study.ask()

@@ -10,8 +10,8 @@ import optuna
 import pytest
 
 from dse.errors import UserError
-from dse.sampler_names import SAMPLERS
-from dse.search import make_sampler
+from dse.search.samplers import SAMPLERS
+from dse.search.samplers import make_sampler
 
 REPO = Path(__file__).resolve().parents[1]
 TABLE = REPO / "benchmarks" / "tabular" / "table.csv"

@@ -14,7 +14,7 @@ from cost_models.report import evaluate
 from cost_models.synthesis_reports import ReportError, SynthesisCounts, parse_vivado_utilization, read_report
 from cost_models.targets import load_target
 from dse.errors import UserError
-from dse import calibrate_command
+from dse.cli import calibrate as calibrate_command
 from search_spaces.candidate import Candidate
 
 FIXTURES = Path(__file__).with_name("fixtures")

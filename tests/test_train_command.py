@@ -9,11 +9,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from dse import export_command, train_command
-from dse.artifacts import load_model, read_checkpoint
-from dse.data import load_dataset
+from dse.cli import export as export_command
+
+from dse.cli import train as train_command
+from dse.training.artifacts import load_model, read_checkpoint
+from dse.training.data import load_dataset
 from dse.errors import UserError
-from dse.train import measure
+from dse.training.train import measure
 
 torch.set_num_threads(1)
 REPO = Path(__file__).resolve().parents[1]
@@ -66,9 +68,9 @@ def test_default_fidelity_is_documented():
 
 
 def _no_training(monkeypatch):
-    import dse.train
+    import dse.training.train
 
-    monkeypatch.setattr(dse.train, "train_candidate", lambda *a, **k: pytest.fail("refused input must not train"))
+    monkeypatch.setattr(dse.training.train, "train_candidate", lambda *a, **k: pytest.fail("refused input must not train"))
 
 
 def test_bad_input_is_refused_before_training(tmp_path, monkeypatch, trained_run):

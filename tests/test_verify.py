@@ -3,17 +3,16 @@
 import optuna
 import pytest
 
-import dse.train as train_module
+import dse.training.train as train_module
 from cost_models.activity import activity_from_rate
 from cost_models.report import evaluate
 from cost_models.targets import load_target
 from dse.errors import UserError
-from dse.results import flagged_members, front_document, pareto_front, trial_row
-from dse.search import SearchSettings, open_study
-from dse.train import Fidelity, TrainResult
-from dse.verify import RECORD_PREFIX, SUMMARY_ATTR, verification_epochs, verify_front
+from dse.results.front import flagged_members, front_document, pareto_front, trial_row
+from dse.search.study import open_study
+from dse.training.train import Fidelity, TrainResult
+from dse.search.verify import RECORD_PREFIX, SUMMARY_ATTR, verification_epochs, verify_front
 from search_spaces.candidate import Candidate
-from search_spaces.space import SearchSpace
 
 TARGET = load_target("fpga-small")
 
@@ -32,14 +31,6 @@ RATE = 0.1
 
 def energy_mj(candidate: Candidate, rate: float = RATE) -> float:
     return evaluate(candidate, TARGET, activity_from_rate(candidate, rate)).energy_mj
-
-
-def settings(tmp_path, tiny_space, budgets):
-    return SearchSettings(
-        study_name="v", storage_url=f"sqlite:///{tmp_path / 'v.db'}", space=SearchSpace.load(tiny_space),
-        target=TARGET, budgets=budgets, objectives=("accuracy", "energy"), trials=2, timeout_s=None,
-        fidelity=Fidelity(epochs=2), sampler="random", seed=0, dataset="digits",
-    )
 
 
 def add_trained(study: optuna.Study, candidate: Candidate, accuracy: float) -> None:
@@ -66,8 +57,8 @@ def test_default_fidelity_is_30_epochs_or_the_studys_own():
     assert verification_epochs(50) == 50
 
 
-def test_a_member_dominated_after_verification_is_flagged(tmp_path, tiny_space, monkeypatch):
-    s = settings(tmp_path, tiny_space, {"energy": 0.6})
+def test_a_member_dominated_after_verification_is_flagged(make_settings, monkeypatch):
+    s = make_settings(study_name="v", target=TARGET, budgets={"energy": 0.6}, trials=2, fidelity=Fidelity(epochs=2))
     study = open_study(s)
     assert energy_mj(NARROW) < energy_mj(WIDE)
     add_trained(study, WIDE, 0.95)  # trial 0: best at the search's fidelity ...
@@ -105,8 +96,8 @@ def test_a_member_dominated_after_verification_is_flagged(tmp_path, tiny_space, 
     assert [m["trial"] for m in short["front"]] == [0, 1] and short["flagged"] == []
 
 
-def test_a_second_verification_reuses_stored_records(tmp_path, tiny_space, monkeypatch):
-    s = settings(tmp_path, tiny_space, {"energy": 0.6})
+def test_a_second_verification_reuses_stored_records(make_settings, monkeypatch):
+    s = make_settings(study_name="v", target=TARGET, budgets={"energy": 0.6}, trials=2, fidelity=Fidelity(epochs=2))
     study = open_study(s)
     add_trained(study, NARROW, 0.90)
     calls: list = []
@@ -118,9 +109,9 @@ def test_a_second_verification_reuses_stored_records(tmp_path, tiny_space, monke
     assert len(calls) == 5  # other settings: retrained
 
 
-def test_a_member_over_budget_after_verification_is_flagged(tmp_path, tiny_space, monkeypatch):
+def test_a_member_over_budget_after_verification_is_flagged(make_settings, monkeypatch):
     budget = (energy_mj(NARROW, RATE) + energy_mj(NARROW, 0.9)) / 2  # met at 10 % firing, broken at 90 %
-    s = settings(tmp_path, tiny_space, {"energy": budget})
+    s = make_settings(study_name="v", target=TARGET, budgets={"energy": budget}, trials=2, fidelity=Fidelity(epochs=2))
     study = open_study(s)
     add_trained(study, NARROW, 0.90)
     monkeypatch.setattr(train_module, "train_candidate", fake_training({16: 0.93}, 0.9, []))
@@ -131,8 +122,8 @@ def test_a_member_over_budget_after_verification_is_flagged(tmp_path, tiny_space
     assert [t.number for t in pareto_front(study, verified=False)] == [0]
 
 
-def test_bad_seed_or_epoch_counts_are_refused(tmp_path, tiny_space):
-    s = settings(tmp_path, tiny_space, {"energy": 0.6})
+def test_bad_seed_or_epoch_counts_are_refused(make_settings):
+    s = make_settings(study_name="v", target=TARGET, budgets={"energy": 0.6}, trials=2, fidelity=Fidelity(epochs=2))
     study = open_study(s)
     with pytest.raises(UserError, match="at least 1 seed"):
         verify_front(study, s, data=None, device="cpu", seeds=0)

@@ -11,7 +11,7 @@ from dse.errors import UserError
 from dse.hardware.synthetic import random_input_codes, random_integer_network
 from dse.hardware.testbench import simulate_verilog
 from dse.hardware.verilog_template import layer_parameters, verilog_design, weight_mem_lines
-from dse.integer_sim import simulate
+from dse.export.integer_sim import simulate
 from search_spaces.candidate import Candidate
 
 from _services import require_tool
@@ -58,7 +58,7 @@ def test_verilog_of_a_real_model_export_equals_the_integer_simulation(tmp_path):
     require_tool("iverilog", "vvp")
     torch = pytest.importorskip("torch")
     from dse.export.integer_network import integer_network
-    from dse.model import build_model
+    from dse.training.model import build_model
 
     torch.manual_seed(0)
     cand = Candidate(family="mlp", widths=(12,), weight_bits=(4, 3), membrane_bits=(6,), timesteps=3,
@@ -116,7 +116,7 @@ def test_dse_export_verilog_writes_the_design_and_refuses_conv_leaving_nothing(t
     torch = pytest.importorskip("torch")
     from dse.export import ExportContext, export_to
 
-    from dse.model import build_model
+    from dse.training.model import build_model
 
     torch.manual_seed(0)
     cand = Candidate(family="mlp", widths=(8,), weight_bits=(4, 4), membrane_bits=(8,), timesteps=2,

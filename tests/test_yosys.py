@@ -33,7 +33,7 @@ def test_yosys_counts_the_bram18_and_dsp_the_cost_model_books(tmp_path):
     import torch
 
     from dse.export import ExportContext, export_to
-    from dse.model import build_model
+    from dse.training.model import build_model
 
     # 16 -> 12 -> 3, P = 1: layer 0's weight ROM is 12 x 16 = 192 words deep (> 128: a BRAM18) and
     # its 6-bit weights multiply in a DSP (W > 4), beside one scale DSP per unit of each layer

@@ -91,8 +91,8 @@ def run_job(job: dict) -> dict:
     torch.set_num_threads(1)
     from cost_models.report import evaluate
     from cost_models.targets import load_target
-    from dse.data import load_dataset
-    from dse.train import Fidelity, train_candidate
+    from dse.training.data import load_dataset
+    from dse.training.train import Fidelity, train_candidate
 
     if _DATA is None:
         _DATA = load_dataset("digits", seed=0)

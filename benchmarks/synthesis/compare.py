@@ -16,7 +16,7 @@ sys.path.insert(0, str(ROOT))
 
 from cost_models.calibrate import calibrate  # noqa: E402
 from cost_models.report import evaluate  # noqa: E402
-from dse.calibrate_command import load_points  # noqa: E402
+from cost_models.calibrate import read_design_points  # noqa: E402
 
 REPORTS = Path(__file__).resolve().parent / "reports"
 
@@ -26,7 +26,7 @@ def _ratio(est: float, measured: float) -> str:
 
 
 def main() -> int:
-    points = load_points(REPORTS)
+    points = read_design_points(REPORTS)
     print("| design | LUT est / yosys (ratio) | FF est / yosys (ratio) | BRAM18 est / yosys | DSP est / yosys | CARRY4 (yosys) |")
     print("|---|---|---|---|---|---|")
     for p in points:

@@ -1,7 +1,7 @@
 """Builds the tabular benchmark: every configuration of a small MLP space trained once on digits.
 
 Each configuration (depth x width x weight bits x membrane bits x T, uniform quantizer with the
-`mean` scale, fixed parallelism) is trained with dse.train.train_candidate at a short fidelity and,
+`mean` scale, fixed parallelism) is trained with dse.training.train.train_candidate at a short fidelity and,
 from the same seed, at a long one, exactly as `dse search --epochs N` would train it. Recorded per
 fidelity: validation and test accuracy and the cost report on the target (cost_models.evaluate).
 The table feeds replay.py, which replays Optuna samplers on it without training.
@@ -34,8 +34,8 @@ import torch  # noqa: E402
 from benchmarks.machine import machine  # noqa: E402
 from cost_models.report import evaluate  # noqa: E402
 from cost_models.targets import load_target  # noqa: E402
-from dse.data import load_dataset  # noqa: E402
-from dse.train import Fidelity, measure, train_candidate  # noqa: E402
+from dse.training.data import load_dataset  # noqa: E402
+from dse.training.train import Fidelity, measure, train_candidate  # noqa: E402
 from search_spaces.candidate import Candidate  # noqa: E402
 
 DEFAULT_OUT = REPO / "benchmarks" / "tabular" / "table.csv"

@@ -3,9 +3,9 @@
 The objective looks each suggested configuration up in table.csv (made by make_table.py):
 objectives accuracy (validation, short fidelity) and energy_mj, constraints set with
 trial.set_constraint exactly as dse/search.py sets them (an energy budget plus the target's
-capacities, (value - limit) / limit). Each sampler, built by dse.search.make_sampler, runs over
+capacities, (value - limit) / limit). Each sampler, built by dse.search.samplers.make_sampler, runs over
 many seeds; the hypervolume of its feasible trials after every trial is divided by the
-hypervolume of the exhaustive front (every feasible table row), using dse.hypervolume with the
+hypervolume of the exhaustive front (every feasible table row), using dse.results.hypervolume with the
 project's reference point (accuracy 0, energy at the budget). Reported per sampler: trials to
 reach 95 % (and 99 %) of the exhaustive hypervolume, median and quartiles over seeds and the
 share of seeds that never reach it, plus the rank correlation of short- against long-fidelity
@@ -40,8 +40,8 @@ from benchmarks.machine import machine  # noqa: E402
 from cost_models.report import QUANTITY_FIELDS  # noqa: E402
 from cost_models.screen import CAPACITY_CONSTRAINTS  # noqa: E402
 from cost_models.targets import load_target  # noqa: E402
-from dse.hypervolume import hypervolume, reference_point  # noqa: E402
-from dse.search import make_sampler  # noqa: E402
+from dse.results.hypervolume import hypervolume, reference_point  # noqa: E402
+from dse.search.samplers import make_sampler  # noqa: E402
 
 TABLE = REPO / "benchmarks" / "tabular" / "table.csv"
 RESULTS = REPO / "benchmarks" / "results" / "sampler_replay.json"

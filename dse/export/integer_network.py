@@ -92,7 +92,7 @@ def input_step_of(dataset: str) -> float:
     """Value of one LSB of the network input for a data set: the table, else the data set's own in_step."""
     if dataset in INPUT_STEPS:
         return INPUT_STEPS[dataset]
-    from dse.data import load_dataset
+    from dse.training.data import load_dataset
 
     try:
         step = getattr(load_dataset(dataset), "in_step", None)
@@ -227,7 +227,7 @@ def _check_exact(model: Any, index: int, q: np.ndarray, scale: np.ndarray) -> No
 
 def _neuron_params(model: Any, index: int) -> tuple[int, int]:
     """Membrane bits and leak shift of spiking layer `index`; refuses neurons without the integer form."""
-    from dse.neurons import FixedPointLIFNode
+    from dse.training.neurons import FixedPointLIFNode
 
     neuron = model.neurons[index]
     name = f"layer{index}"

@@ -26,7 +26,7 @@ NIR_DT = 1e-4  # SpikingJelly's default dt; tau is written as tau x dt and read 
 
 
 def _check_exportable(model: Any) -> None:
-    from dse.neurons import FixedPointLIFNode
+    from dse.training.neurons import FixedPointLIFNode
 
     c = model.candidate
     if c.family == "conv" and "max" in c.pooling:

@@ -1,6 +1,6 @@
 """`pt`: the PyTorch state dict with its Candidate and data set (the checkpoint of dse/artifacts.py).
 
-Load it with dse.artifacts.read_checkpoint + load_model, or export from it again with
+Load it with dse.training.artifacts.read_checkpoint + load_model, or export from it again with
 `dse export --from-checkpoint OUT/model.pt`.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from dse.artifacts import write_checkpoint
+from dse.training.artifacts import write_checkpoint
 
 FILE_NAME = "model.pt"
 

@@ -9,8 +9,8 @@
 | ternary | ternary SNNs: TWN / TTQ, distillation (Front. Comput. Sci. 21(2))       | ternary.py |
 | sigmoid | sum-of-sigmoids differentiable quantizer (IJCNN 2023)                   | sigmoid.py |
 
-The registry imports a type's module on first use: dse.neurons imports this package for
-round_ste, and the types import dse.neurons, so an eager import would be circular.
+The registry imports a type's module on first use: dse.training.neurons imports this package for
+round_ste, and the types import dse.training.neurons, so an eager import would be circular.
 """
 
 from __future__ import annotations

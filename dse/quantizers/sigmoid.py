@@ -36,7 +36,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from dse.neurons import FixedPointLIFNode
+from dse.training.neurons import FixedPointLIFNode
 from dse.quantizers._base import LayerContext, QuantizerType
 
 T_CAP = 2000.0

@@ -41,7 +41,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from dse.neurons import FixedPointLIFNode
+from dse.training.neurons import FixedPointLIFNode
 from dse.quantizers._base import LayerContext, QuantizerType
 
 WEIGHT_NEURON_TAU = 2.0

@@ -18,13 +18,13 @@ claim names, and from standard knowledge distillation:
     gradients of their parts.
 - Option `distill` (false | true): ternarization-aware distillation from a full-precision SNN
   teacher of the SAME architecture and T (all weight and membrane bits None, quantizer
-  `uniform`), trained by dse.train's recipe at the trial's fidelity with a fixed seed, once per
+  `uniform`), trained by dse.training.train's recipe at the trial's fidelity with a fixed seed, once per
   architecture, T, data set and fidelity, and cached in this module for the rest of the process.
   Loss added to the cross-entropy: lambda tau^2 KL(p_teacher^tau || p_student^tau) on the
   time-averaged logits, lambda = 1, tau = 4; nothing is added when distill is false.
 - The paper's uncertainty regulariser is not implemented (its form is not known). ECE (15 equal
   bins over the top-class confidence) is measured for every trial of every type by
-  dse.train.measure and stored as the trial's user attribute "ece".
+  dse.training.train.measure and stored as the trial's user attribute "ece".
 - Weight bits: 2 only (three levels); one scale per layer (TWN alpha, or TTQ's W_p and W_n).
   Membranes use the project's fixed-point LIF neuron (dse/neurons.py).
 """
@@ -40,7 +40,7 @@ import torch.nn.functional as F
 from spikingjelly.activation_based import functional
 from torch import nn
 
-from dse.neurons import FixedPointLIFNode
+from dse.training.neurons import FixedPointLIFNode
 from dse.quantizers._base import LayerContext, QuantizerType
 
 TWN_DELTA = 0.7  # Delta = 0.7 mean|W|
@@ -146,7 +146,7 @@ def teacher_candidate(candidate: Any) -> Any:
 
 def get_teacher(candidate: Any, data: Any, fidelity: Any, device: torch.device) -> tuple[nn.Module, float]:
     """A trained full-precision teacher for this architecture and T: from the cache, or trained now."""
-    from dse.train import train_candidate  # lazy: dse.train imports the model, which imports this package
+    from dse.training.train import train_candidate  # lazy: dse.training.train imports the model, which imports this package
 
     key = _teacher_key(candidate, data, fidelity, device)
     if key in _TEACHERS:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from dse.neurons import FixedPointLIFNode
+from dse.training.neurons import FixedPointLIFNode
 from dse.quantizers._base import LayerContext, QuantizerType, round_ste, sign_ste
 
 # ACIQ optimal clipping value / sigma for Gaussian weights, by bit width (Banner et al. 2019, Table 1).

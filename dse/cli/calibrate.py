@@ -1,0 +1,111 @@
+"""`dse calibrate`: fit the FPGA template's LUT/FF constants to synthesis reports, write a target file.
+
+    dse calibrate --reports DIR --target NAME|FILE --out calibrated.yaml
+
+DIR holds the reports (yosys `stat -json` files, Vivado report_utilization text) and a
+`manifest.yaml` pairing each report with the design's Candidate (the template's parameters):
+
+    designs:
+      - name: mlp-64-32-10-w4-m8-p4.2
+        report: mlp-64-32-10-w4-m8-p4.2.json    # path relative to DIR
+        format: yosys-json                      # optional: yosys-json | vivado-utilization (else detected)
+        candidate: {family: mlp, widths: [32], weight_bits: [4, 4], membrane_bits: [8], timesteps: 4,
+                    parallelism: [4, 2], input_shape: [1, 1, 64], num_classes: 10}
+
+The output is the base target's file with an `fpga_template` section (the fitted constants, each
+with its source) and a `calibration` record (errors before, after and held out, residuals per
+design); `--target calibrated.yaml` then uses it everywhere. Bad input: one line, exit 2, no file.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from cost_models.calibrate import MANIFEST
+from dse.errors import UserError, load_user_target
+
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register the `calibrate` subcommand; returns its parser."""
+    p = subparsers.add_parser(
+        "calibrate",
+        help="fit the FPGA template's LUT/FF constants to synthesis reports and write a target file",
+        description="Fit the constants of the FPGA layer template (per-layer control LUTs, LUTs per datapath "
+        "bit, per LUT-multiplier LUT and per LUTRAM LUT, FFs per register bit) to synthesized designs "
+        f"(yosys stat -json or Vivado report_utilization text, listed in DIR/{MANIFEST} with their "
+        "candidates), and write the base target with the fitted constants and the fit's residuals.",
+    )
+    p.add_argument("--reports", required=True, metavar="DIR",
+                   help=f"folder with the reports and {MANIFEST} (see benchmarks/synthesis/reports/)")
+    p.add_argument("--target", required=True, metavar="NAME|FILE",
+                   help="FPGA target to start from: a shipped name (fpga-small, ...) or a target YAML")
+    p.add_argument("--out", required=True, metavar="FILE.yaml", help="calibrated target file to write (must not exist unless --force)")
+    p.add_argument("--force", action="store_true", help="replace an existing --out file")
+    return p
+
+
+def load_points(folder: str | Path) -> list[Any]:
+    """The DesignPoints of a report folder (cost_models.calibrate.read_design_points); UserError on any bad entry."""
+    from cost_models.calibrate import CalibrationError, read_design_points
+
+    try:
+        return read_design_points(folder)
+    except CalibrationError as exc:
+        raise UserError(str(exc)) from None
+
+
+def calibrated_target_yaml(base_path: str, calibration: Any, source: str) -> str:
+    """The base target file's content plus the fitted fpga_template and the calibration record."""
+    data = yaml.safe_load(Path(base_path).read_text())
+    data["name"] = f"{data['name']}-calibrated"
+    data["description"] = f"{data['description']}; template constants fitted to {source}"
+    data["fpga_template"] = {
+        name: {"value": round(float(getattr(calibration.constants, name)), 6),
+               "source": f"fitted by dse calibrate to {len(calibration.names)} designs in {source}"}
+        for fit in calibration.fits.values() for name in fit.terms
+    }
+    data["calibration"] = calibration.record(source)
+    return yaml.safe_dump(data, sort_keys=False, width=120)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Execute `dse calibrate`; returns 0. Raises UserError on bad input (nothing is written then)."""
+    from cost_models.calibrate import CalibrationError, calibrate
+    from dse.files import atomic_file
+
+    target = load_user_target(args.target)
+    if target.kind != "fpga":
+        raise UserError(f"--target {args.target} is a {target.kind} target; calibration fits FPGA targets")
+    out = Path(args.out)
+    if out.suffix not in (".yaml", ".yml"):
+        raise UserError(f"--out {out}: a target file must end in .yaml or .yml")
+    if not out.parent.is_dir():
+        raise UserError(f"--out {out}: folder {out.parent} does not exist")
+    if out.exists() and not args.force:
+        raise UserError(f"--out {out} already exists; choose another --out or give --force to replace it")
+    if out.exists() and not out.is_file():
+        raise UserError(f"--out {out} exists and is not a file")
+    points = load_points(args.reports)
+    try:
+        cal = calibrate(points, target.template)
+    except CalibrationError as exc:
+        raise UserError(str(exc)) from None
+    text = calibrated_target_yaml(target.path, cal, str(args.reports))
+    try:
+        with atomic_file(out, "w") as handle:  # renamed into place only once it loads as a target
+            handle.write(text)
+            handle.flush()
+            load_user_target(handle.name)
+    except OSError as exc:
+        raise UserError(f"--out {out}: cannot write ({exc.strerror})") from None
+    for q, fit in cal.fits.items():
+        print(f"{q}: mean |error| {fit.before_mean_abs_rel_error:.1%} with {target.name}'s constants, "
+              f"{fit.fit_mean_abs_rel_error:.1%} fitted, {fit.heldout_mean_abs_rel_error:.1%} held out "
+              f"(leave-one-out, {len(cal.names)} designs)")
+    print(f"wrote {out}")
+    return 0

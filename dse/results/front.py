@@ -1,0 +1,177 @@
+"""Results of a study: the Pareto front of feasible trials as table rows, pareto.json and trials.csv."""
+
+from __future__ import annotations
+
+import copy
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import optuna
+
+from dse.results.verification import VERIFIED_ATTRS, stored_verifications
+from dse.files import write_text
+from search_spaces.candidate import bits_label, membrane_label
+
+TABLE_COLUMNS = (
+    "trial", "accuracy", "energy_mj", "memory_kib", "sops", "lut", "bram18", "T",
+    "quantizer", "weight_bits", "membrane_bits", "architecture",
+)
+
+
+def pareto_front(study: optuna.Study, verified: bool = True) -> list[optuna.trial.FrozenTrial]:
+    """Feasible, completed, fully trained, non-dominated trials (Optuna's best_trials honours the constraints).
+
+    verified=True: members retrained by dse/verify.py carry their verified_* attributes and those
+    flagged after verification (dominated or over budget) are left out; False: the search's own front.
+    """
+    front = [t for t in study.best_trials if t.user_attrs.get("status") == "trained"]
+    if verified:
+        front = [t for t in with_verification(study, front) if not is_flagged(t)]
+    return sorted(front, key=lambda t: -t.user_attrs.get("verified_accuracy_mean", t.user_attrs.get("accuracy", 0.0)))
+
+
+def with_verification(study: optuna.Study, trials: list[optuna.trial.FrozenTrial]) -> list[optuna.trial.FrozenTrial]:
+    """Copies of the trials with the verified_* attributes of their verification records, where any."""
+    records = stored_verifications(study, {t.number for t in trials})
+    out = []
+    for t in trials:
+        if t.number in records:
+            t = copy.copy(t)
+            t.user_attrs = {**t.user_attrs, **records[t.number].user_attrs()}
+        out.append(t)
+    return out
+
+
+def is_flagged(trial: optuna.trial.FrozenTrial) -> bool:
+    """Dominated by another verified member, or over a budget/capacity, after verification."""
+    attrs = trial.user_attrs
+    return bool(attrs.get("verified_dominated_by")) or attrs.get("verified_feasible") is False
+
+
+def flagged_members(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
+    """Members of the search's front that verification flagged, with their verified_* attributes."""
+    return [t for t in with_verification(study, pareto_front(study, verified=False)) if is_flagged(t)]
+
+
+def is_feasible(trial: optuna.trial.FrozenTrial) -> bool:
+    """All constraint values <= 0 (Optuna's convention); a trial with none set counts as feasible."""
+    constraints = trial.constraints or {}
+    values = constraints.values() if isinstance(constraints, dict) else constraints
+    return all(c <= 0 for c in values)
+
+
+def objectives_of(study: optuna.Study) -> list[str]:
+    return list(study.user_attrs.get("dse", {}).get("objectives", ["accuracy", "energy"]))
+
+
+def _fmt(value: Any, digits: int = 4) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.{digits}g}"
+    return str(value)
+
+
+def trial_row(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
+    """One table row: the figures a user compares, plus the per-layer bit widths."""
+    cand = trial.user_attrs.get("candidate", {})
+    cost = trial.user_attrs.get("cost", {})
+    totals = trial.user_attrs.get("verified_cost") or cost  # verified: means over the retraining seeds
+    arch = "-".join(str(w) for w in cand.get("widths", []))
+    memory = totals.get("memory_bytes")
+    return {
+        "trial": trial.number,
+        "accuracy": _accuracy(trial.user_attrs),
+        "energy_mj": totals.get("energy_mj"),
+        "memory_kib": None if memory is None else memory / 1024,
+        "sops": totals.get("sops"),
+        "lut": totals.get("lut"),
+        "bram18": totals.get("bram18"),
+        "T": cand.get("timesteps"),
+        "quantizer": _quantizer_label(cand),
+        "weight_bits": ",".join(bits_label(b) for b in cand.get("weight_bits", [])),
+        "membrane_bits": membrane_label(cand.get("quantizer", ""), cand.get("membrane_bits", [])),
+        "architecture": f"{cand.get('family', '?')} {arch}",
+    }
+
+
+def _accuracy(attrs: dict[str, Any]) -> float | str | None:
+    """The search's accuracy, or 'mean ± std' over the verification seeds."""
+    if "verified_accuracy_mean" not in attrs:
+        return attrs.get("accuracy")
+    return f"{attrs['verified_accuracy_mean']:.4f} ± {attrs['verified_accuracy_std']:.4f}"
+
+
+def _quantizer_label(cand: dict[str, Any]) -> str:
+    options = cand.get("quantizer_options") or {}
+    extra = ",".join(f"{k}={v}" for k, v in sorted(options.items()))
+    return f"{cand.get('quantizer', '?')}" + (f"({extra})" if extra else "")
+
+
+def format_row(row: dict[str, Any]) -> list[str]:
+    return [_fmt(row[c]) for c in TABLE_COLUMNS]
+
+
+def front_document(study: optuna.Study, storage_url: str, verified: bool = True) -> dict[str, Any]:
+    """The content of pareto.json: settings and every front member with Candidate and cost report;
+    verified (the default): the verified front, with the members verification flagged listed apart."""
+    front = pareto_front(study, verified)
+    return {
+        "study": study.study_name,
+        "storage": storage_url,
+        "target": study.user_attrs.get("target"),
+        "budgets": study.user_attrs.get("budgets", {}),
+        "objectives": objectives_of(study),
+        "n_trials": len(study.trials),
+        "front": [
+            {
+                "trial": t.number,
+                "values": dict(zip(objectives_of(study), t.values)),
+                "accuracy": t.user_attrs.get("accuracy"),
+                "firing_rates": t.user_attrs.get("firing_rates"),
+                "train_seconds": t.user_attrs.get("train_seconds"),
+                "epochs": t.user_attrs.get("epochs"),
+                "candidate": t.user_attrs.get("candidate"),
+                "cost": t.user_attrs.get("cost"),
+                **{k: t.user_attrs[k] for k in VERIFIED_ATTRS if k in t.user_attrs},
+            }
+            for t in front
+        ],
+        "verification": study.user_attrs.get("verification") if verified else None,
+        "flagged": [
+            {"trial": t.number, "values": dict(zip(objectives_of(study), t.values)), "candidate": t.user_attrs.get("candidate"),
+             **{k: t.user_attrs[k] for k in VERIFIED_ATTRS}}
+            for t in (flagged_members(study) if verified else [])
+        ],
+    }
+
+
+def trials_csv(study: optuna.Study) -> str:
+    """Every trial as one CSV line: state, status, feasibility, figures and the Candidate summary."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    header = ["trial", "state", "status", "feasible", *TABLE_COLUMNS[1:], "summary", "reason", "duration_s"]
+    writer.writerow(header)
+    for t in study.get_trials(deepcopy=False):
+        row = trial_row(t)
+        feasible = "" if t.state != optuna.trial.TrialState.COMPLETE else str(is_feasible(t))
+        reason = "; ".join(t.user_attrs.get("violations", [])) or t.user_attrs.get("fail_reason") or t.user_attrs.get("stop_reason", "")
+        duration = t.duration.total_seconds() if t.duration else ""
+        writer.writerow([
+            t.number, t.state.name, t.user_attrs.get("status", ""), feasible,
+            *[row[c] if row[c] is not None else "" for c in TABLE_COLUMNS[1:]],
+            t.user_attrs.get("summary", ""), reason, duration,
+        ])
+    return buffer.getvalue()
+
+
+def write_results(study: optuna.Study, storage_url: str, out_dir: Path) -> tuple[Path, Path]:
+    """Write out_dir/pareto.json and out_dir/trials.csv."""
+    pareto_path, csv_path = out_dir / "pareto.json", out_dir / "trials.csv"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_text(pareto_path, json.dumps(front_document(study, storage_url), indent=2))
+    write_text(csv_path, trials_csv(study))
+    return pareto_path, csv_path

@@ -1,0 +1,24 @@
+"""Data sets for scoring candidates: the front of dse.training.datasets (one module per set behind one loader).
+
+Names: digits (default; scikit-learn's bundled 8x8 digits, no download), digits-dvs (the same
+digits through a simulated event camera), npz:PATH, nmnist:PATH, dvsgesture:PATH.
+"""
+
+from __future__ import annotations
+
+from dse.training.datasets import (
+    ACCEPTED,
+    BUILTIN,
+    INPUT_GAIN,
+    INPUT_KINDS,
+    DataSplits,
+    Split,
+    check_dataset_name,
+    load_dataset,
+)
+
+DATASETS = BUILTIN  # the names that need no path; check_dataset_name accepts the name:PATH forms too
+
+__all__ = [
+    "ACCEPTED", "DATASETS", "INPUT_GAIN", "INPUT_KINDS", "DataSplits", "Split", "check_dataset_name", "load_dataset",
+]
