@@ -189,12 +189,18 @@ def test_search_on_the_event_set_builds_event_candidates(make_settings, dvs):
 # ---- names ------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["mnist", "npz", "npz:", "csv:data.csv", "digits:x"])
+@pytest.mark.parametrize("name", ["mnist2", "npz", "npz:", "csv:data.csv", "digits:x", "shd:x"])
 def test_unknown_dataset_names_are_refused_listing_accepted_forms(name):
     with pytest.raises(UserError) as err:
         check_dataset_name(name)
     assert "\n" not in str(err.value)
-    assert "accepted: digits, digits-dvs, npz:PATH, nmnist:PATH, dvsgesture:PATH" in str(err.value)
+    assert ("accepted: digits, digits-dvs, mnist, fashion-mnist, nmnist, shd, dvsgesture, cifar10-dvs, "
+            "npz:PATH, nmnist:PATH, dvsgesture:PATH") in str(err.value)
+
+
+@pytest.mark.parametrize("name", ["mnist", "fashion-mnist", "nmnist", "shd", "dvsgesture", "cifar10-dvs"])
+def test_named_sets_are_accepted_without_a_path(name):
+    check_dataset_name(name)  # nothing is downloaded by the check
 
 
 def test_missing_paths_are_refused(tmp_path):

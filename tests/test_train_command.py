@@ -78,7 +78,7 @@ def test_bad_input_is_refused_before_training(tmp_path, monkeypatch, trained_run
     cases = [
         (_args("--config", str(tmp_path / "missing.yaml")), "cannot read candidate file"),
         (_args("--config", str(EXAMPLE), "--target", "fpga-huge"), "fpga-huge"),
-        (_args("--config", str(EXAMPLE), "--dataset", "mnist"), "unknown dataset 'mnist'"),
+        (_args("--config", str(EXAMPLE), "--dataset", "imagenet"), "unknown dataset 'imagenet'"),
         (_args("--config", str(EXAMPLE), "--out", str(trained_run)), "already exists"),
     ]
     wrong_shape = tmp_path / "c.yaml"

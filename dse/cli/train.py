@@ -90,6 +90,7 @@ def train_and_report(candidate: Any, target: Any, dataset: str, epochs: int, see
         data = load_dataset(dataset, seed=seed)
     except ValueError as exc:
         raise UserError(str(exc)) from None
+    data.check_family(candidate.family)
     if tuple(candidate.input_shape) != tuple(data.input_shape) or candidate.num_classes != data.num_classes:
         raise UserError(f"candidate has input_shape {list(candidate.input_shape)} and {candidate.num_classes} classes; "
                         f"data set {dataset!r} has {list(data.input_shape)} and {data.num_classes}")

@@ -1,7 +1,8 @@
 """Data sets for scoring candidates: the front of dse.training.datasets (one module per set behind one loader).
 
 Names: digits (default; scikit-learn's bundled 8x8 digits, no download), digits-dvs (the same
-digits through a simulated event camera), npz:PATH, nmnist:PATH, dvsgesture:PATH.
+digits through a simulated event camera); mnist, fashion-mnist, nmnist, shd, dvsgesture,
+cifar10-dvs (downloaded once into the cache, docs/datasets.md); npz:PATH, nmnist:PATH, dvsgesture:PATH.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from dse.training.datasets import (
     ACCEPTED,
     BUILTIN,
+    DOWNLOADED,
     INPUT_GAIN,
     INPUT_KINDS,
     DataSplits,
@@ -17,8 +19,8 @@ from dse.training.datasets import (
     load_dataset,
 )
 
-DATASETS = BUILTIN  # the names that need no path; check_dataset_name accepts the name:PATH forms too
+DATASETS = BUILTIN + DOWNLOADED  # the names that need no path; check_dataset_name accepts the name:PATH forms too
 
 __all__ = [
-    "ACCEPTED", "DATASETS", "INPUT_GAIN", "INPUT_KINDS", "DataSplits", "Split", "check_dataset_name", "load_dataset",
+    "ACCEPTED", "DATASETS", "DOWNLOADED", "INPUT_GAIN", "INPUT_KINDS", "DataSplits", "Split", "check_dataset_name", "load_dataset",
 ]

@@ -1,8 +1,10 @@
 """Data sets by name, one loader per module behind `load_dataset(name, seed)`.
 
 Built in (no download): `digits` (scikit-learn's 8x8 digits, static) and `digits-dvs` (the same
-digits moved in three saccades before a simulated event camera). From files: `npz:PATH` (your
-own arrays), `nmnist:PATH` and `dvsgesture:PATH` (local copies read with tonic, extra `events`).
+digits moved in three saccades before a simulated event camera). By name, downloaded once into the
+cache (catalog.py, download.py): `mnist`, `fashion-mnist`, `nmnist`, `shd`, `dvsgesture`,
+`cifar10-dvs`. From files: `npz:PATH` (your own arrays), `nmnist:PATH` and `dvsgesture:PATH`
+(local copies read with tonic, extra `events`).
 docs/datasets.md describes each set's shape, input step and how T is handled.
 """
 
@@ -15,13 +17,14 @@ from dse.training.datasets._base import INPUT_GAIN, INPUT_KINDS, DataSplits, Spl
 from dse.errors import UserError
 
 BUILTIN = ("digits", "digits-dvs")
+DOWNLOADED = ("mnist", "fashion-mnist", "nmnist", "shd", "dvsgesture", "cifar10-dvs")  # catalog.NAMED
 FILE_FORMS = ("npz", "nmnist", "dvsgesture")  # name:PATH
-ACCEPTED = ", ".join((*BUILTIN, *(f"{form}:PATH" for form in FILE_FORMS)))
+ACCEPTED = ", ".join((*BUILTIN, *DOWNLOADED, *(f"{form}:PATH" for form in FILE_FORMS)))
 
 
 def check_dataset_name(name: str) -> None:
     """Refuse, in one line, a name that is no accepted form or whose PATH does not exist."""
-    if name in BUILTIN:
+    if name in BUILTIN or name in DOWNLOADED:
         return
     form, sep, path = str(name).partition(":")
     if not sep or form not in FILE_FORMS:
@@ -50,6 +53,10 @@ def _loader(name: str) -> Callable[[int, float, float], DataSplits]:
         from dse.training.datasets.saccades import load_digits_dvs
 
         return load_digits_dvs
+    if name in DOWNLOADED:
+        from dse.training.datasets.named import load_named
+
+        return lambda seed, val, test: load_named(name, seed, val, test)
     form, _, path = name.partition(":")
     if form == "npz":
         from dse.training.datasets.npz_files import load_npz as load
@@ -61,6 +68,6 @@ def _loader(name: str) -> Callable[[int, float, float], DataSplits]:
 
 
 __all__ = [
-    "ACCEPTED", "BUILTIN", "FILE_FORMS", "INPUT_GAIN", "INPUT_KINDS", "DataSplits", "Split",
+    "ACCEPTED", "BUILTIN", "DOWNLOADED", "FILE_FORMS", "INPUT_GAIN", "INPUT_KINDS", "DataSplits", "Split",
     "check_dataset_name", "load_dataset",
 ]

@@ -37,6 +37,7 @@ class DataSplits:
 
     input_shape is one frame's (C, H, W); frames is the data's T for event sets (None for static);
     in_step is the value of one input LSB (digits 1/4, events 1), read by the integer export.
+    families are the network families the data suits (SHD: mlp only; check_family refuses the rest).
     """
 
     name: str
@@ -48,12 +49,21 @@ class DataSplits:
     input_kind: str = "static"
     frames: int | None = None
     in_step: float = 0.25
+    families: tuple[str, ...] = ("mlp", "conv")
 
     def __post_init__(self) -> None:
         if self.input_kind not in INPUT_KINDS:
             raise ValueError(f"unknown input kind {self.input_kind!r}; accepted: {', '.join(INPUT_KINDS)}")
         if (self.input_kind == "events") != (self.frames is not None):
             raise ValueError("event data sets need frames (their T); static ones have none")
+
+    def check_family(self, family: str) -> None:
+        """Refuse, in one line, a network family the data set does not suit (a conv net on SHD's channels)."""
+        if family not in self.families:
+            raise UserError(
+                f"dataset {self.name}: family {family!r} does not suit its input {list(self.input_shape)} "
+                f"(no spatial neighbourhood); accepted families: {', '.join(self.families)}"
+            )
 
     def to(self, device: torch.device) -> "DataSplits":
         return replace(self, train=self.train.to(device), val=self.val.to(device), test=self.test.to(device))

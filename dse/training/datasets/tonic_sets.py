@@ -3,6 +3,7 @@
 `nmnist:PATH`: PATH holds Train/<digit>/*.bin and Test/<digit>/*.bin (the extracted archives;
 PATH may also be tonic's save_to folder holding NMNIST/). Each .bin is N-MNIST's 40-bit event
 list, read by tonic.io.read_mnist_file; sensor 34x34, 10 classes.
+`cifar10-dvs` (by name only): <class>/*.aedat4 files, read by dse.training.datasets.cifar10dvs.
 `dvsgesture:PATH`: PATH holds ibmGestureTrain/userNN_<lighting>/<label>.npy and ibmGestureTest/
 (tonic's preprocessed DVS Gesture; or tonic's save_to holding DVSGesture/). Each .npy is an
 [events, 4] array of x, y, p, t in ms, converted exactly as tonic.datasets.DVSGesture does;
@@ -139,7 +140,7 @@ def events_to_frames(events: np.ndarray, sensor_size: tuple[int, int, int], fram
 
 def _read_folder(
     files: list[tuple[Path, int]], read: Callable[[Path], np.ndarray], sensor_size: tuple[int, int, int],
-    transform: Callable[[np.ndarray], np.ndarray] | None = None,
+    transform: Callable[[np.ndarray], np.ndarray] | None = None, where: str = "",
 ) -> tuple[np.ndarray, np.ndarray]:
     w, h, p = sensor_size
     x = np.zeros((len(files), EVENT_FRAMES, p, h, w), dtype=np.uint8)
@@ -149,6 +150,31 @@ def _read_folder(
             events = transform(events)
         x[i] = events_to_frames(events, sensor_size)
     return x, np.array([label for _, label in files], dtype=np.int64)
+
+
+def _check_total(where: str, samples: int, sensor_size: tuple[int, int, int]) -> None:
+    """One line, before any frame is made, when all the set's frames (and a copy) would not fit in memory."""
+    from dse.training.datasets.catalog import check_memory
+
+    w, h, p = sensor_size
+    check_memory(where, samples, (EVENT_FRAMES, p, h, w), 1)
+
+
+def load_cifar10dvs(path: str, seed: int, val_fraction: float, test_fraction: float, where: str = "") -> DataSplits:
+    """CIFAR10-DVS from a folder of <class>/*.aedat4 (dse.training.datasets.cifar10dvs): [N, 24, 2, 32, 32]."""
+    from dse.training.datasets.cifar10dvs import (
+        CIFAR10DVS_CLASSES, SENSOR, SPATIAL_FACTOR, cifar10dvs_files, downsample, read_aedat4_events,
+    )
+
+    where = where or f"cifar10-dvs:{path}"
+    files = cifar10dvs_files(Path(path), where)
+    w0, h0, p = SENSOR
+    sensor = (int(w0 * SPATIAL_FACTOR), int(h0 * SPATIAL_FACTOR), p)
+    _check_total(where, len(files), sensor)
+    read = lambda f: read_aedat4_events(f, where)  # noqa: E731
+    train = _read_folder(files, read, sensor, downsample, where=where)
+    w, h, p = sensor
+    return _splits(where, train, None, seed, val_fraction, test_fraction, (p, h, w), len(CIFAR10DVS_CLASSES))
 
 
 def _splits(
@@ -165,24 +191,27 @@ def _splits(
     )
 
 
-def load_nmnist(path: str, seed: int, val_fraction: float, test_fraction: float) -> DataSplits:
+def load_nmnist(path: str, seed: int, val_fraction: float, test_fraction: float, where: str = "") -> DataSplits:
     """N-MNIST from PATH (module docstring): [N, 24, 2, 34, 34] event frames."""
-    where = f"nmnist:{path}"
+    where = where or f"nmnist:{path}"
     _tonic(where)
     from tonic.datasets import NMNIST
 
     root = _root(path, "NMNIST", "Train", where)
     sensor = tuple(NMNIST.sensor_size)
     read = lambda f: read_nmnist_events(f, where)  # noqa: E731
-    train = _read_folder(nmnist_files(root, "Train", where), read, sensor)
-    test = _read_folder(nmnist_files(root, "Test", where), read, sensor) if (root / "Test").is_dir() else None
+    train_files = nmnist_files(root, "Train", where)
+    test_files = nmnist_files(root, "Test", where) if (root / "Test").is_dir() else []
+    _check_total(where, len(train_files) + len(test_files), sensor)
+    train = _read_folder(train_files, read, sensor, where=where)
+    test = _read_folder(test_files, read, sensor, where=where) if test_files else None
     w, h, p = sensor
     return _splits(where, train, test, seed, val_fraction, test_fraction, (p, h, w), NMNIST_CLASSES)
 
 
-def load_dvsgesture(path: str, seed: int, val_fraction: float, test_fraction: float) -> DataSplits:
+def load_dvsgesture(path: str, seed: int, val_fraction: float, test_fraction: float, where: str = "") -> DataSplits:
     """DVS Gesture from PATH (module docstring): [N, 24, 2, 32, 32] event frames."""
-    where = f"dvsgesture:{path}"
+    where = where or f"dvsgesture:{path}"
     _tonic(where)
     from tonic.datasets import DVSGesture
     from tonic.transforms import Downsample
@@ -192,9 +221,10 @@ def load_dvsgesture(path: str, seed: int, val_fraction: float, test_fraction: fl
     sensor = (int(w0 * DVSGESTURE_SPATIAL_FACTOR), int(h0 * DVSGESTURE_SPATIAL_FACTOR), p)
     down = Downsample(spatial_factor=DVSGESTURE_SPATIAL_FACTOR)
     read = lambda f: read_dvsgesture_events(f, where)  # noqa: E731
-    train = _read_folder(dvsgesture_files(root, "ibmGestureTrain", where), read, sensor, down)
-    test = None
-    if (root / "ibmGestureTest").is_dir():
-        test = _read_folder(dvsgesture_files(root, "ibmGestureTest", where), read, sensor, down)
+    train_files = dvsgesture_files(root, "ibmGestureTrain", where)
+    test_files = dvsgesture_files(root, "ibmGestureTest", where) if (root / "ibmGestureTest").is_dir() else []
+    _check_total(where, len(train_files) + len(test_files), sensor)
+    train = _read_folder(train_files, read, sensor, down, where=where)
+    test = _read_folder(test_files, read, sensor, down, where=where) if test_files else None
     w, h, p = sensor
     return _splits(where, train, test, seed, val_fraction, test_fraction, (p, h, w), DVSGESTURE_CLASSES)
