@@ -4,13 +4,18 @@ A space lists the families (mlp: depth and widths; conv: blocks, channels, pooli
 per-layer weight bits, the per-layer membrane bits, the timesteps, the FPGA parallelism per
 layer, and the quantizer types with their options (and optional per-type bit restrictions).
 Conditional parameters are defined by run: a layer's bits exist only when the layer does.
+
+On hardware targets (fpga, asic) a space offers only what can be built: `for_target` drops the
+full-precision ('fp') weight and membrane choices, unless fp is asked for as a reference
+(`dse search --reference-fp`); such candidates are then searched but not deployable
+(`is_deployable`). Parallelism is capped at each layer's output width in `suggest`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +28,7 @@ FULL_PRECISION_LABELS = ("fp", "fp32", "full")
 _TOP_KEYS = {"families", "weight_bits", "membrane_bits", "timesteps", "parallelism", "quantizers", "description"}
 _FAMILY_KEYS = {"mlp": {"depth", "widths"}, "conv": {"blocks", "channels", "pooling"}}
 _BIT_KEYS = ("weight_bits", "membrane_bits")
+HARDWARE_KINDS = ("fpga", "asic")  # target kinds that build the network: integer weights, fixed-point membranes
 
 
 class SpaceError(ValueError):
@@ -78,10 +84,13 @@ class SearchSpace:
     timesteps: tuple[int, ...]
     parallelism: tuple[int, ...]
     quantizers: dict[str, QuantizerChoice]
+    shipped: bool = False  # one of search_spaces/*.yaml: their fp choices exist for --reference-fp, so no warning
 
     def digest(self) -> str:
-        """A short hash of the space's content (not its name): a study resumes only the same choices."""
-        content = json.dumps(asdict(self) | {"name": None}, sort_keys=True, default=repr)
+        """A short hash of the space's content (not its name nor origin): a study resumes only the same choices."""
+        fields = asdict(self)
+        fields.pop("shipped")
+        content = json.dumps(fields | {"name": None}, sort_keys=True, default=repr)
         return hashlib.sha256(content.encode()).hexdigest()[:16]
 
     @classmethod
@@ -91,7 +100,8 @@ class SearchSpace:
             path, data = read_named_yaml(name_or_path, SPACES_DIR, "space")
         except ValueError as exc:
             raise SpaceError(str(exc)) from None
-        return cls.from_dict(data, str(path), name=path.stem)
+        space = cls.from_dict(data, str(path), name=path.stem)
+        return replace(space, shipped=path.resolve().parent == SPACES_DIR.resolve())
 
     @classmethod
     def from_dict(cls, data: Any, source: str = "<space>", name: str = "space") -> "SearchSpace":
@@ -192,6 +202,51 @@ class SearchSpace:
             choices[name] = QuantizerChoice(name, options, bits["weight_bits"], bits["membrane_bits"])
         return choices
 
+    def full_precision_offered(self) -> tuple[str, ...]:
+        """Which of 'weights', 'membranes' some quantizer of the space offers in full precision ('fp')."""
+        offered = []
+        if any(None in q.weight_bits for q in self.quantizers.values()):
+            offered.append("weights")
+        if any(None in q.membrane_bits for q in self.quantizers.values()):
+            offered.append("membranes")
+        return tuple(offered)
+
+    def without_full_precision(self, why: str = "") -> "SearchSpace":
+        """The same space without its fp weight and membrane choices; SpaceError when a quantizer keeps nothing."""
+        quantizers: dict[str, QuantizerChoice] = {}
+        for name, q in self.quantizers.items():
+            weight_bits = tuple(b for b in q.weight_bits if b is not None)
+            membrane_bits = tuple(b for b in q.membrane_bits if b is not None)
+            profile = get_profile(name)
+            if not weight_bits or (profile.edge_layer_bits is not None and not profile.hidden_weight_bits(weight_bits)):
+                raise SpaceError(f"space {self.name!r}: quantizer {name!r} offers only full-precision (fp) weight bits{why}; "
+                                 "give it integer weight bits, or search fp as a reference with --reference-fp")
+            if q.membrane_bits and not membrane_bits:
+                raise SpaceError(f"space {self.name!r}: quantizer {name!r} offers only full-precision (fp) membrane bits{why}; "
+                                 "give it integer membrane bits, or search fp as a reference with --reference-fp")
+            quantizers[name] = replace(q, weight_bits=weight_bits, membrane_bits=membrane_bits)
+        return replace(self, quantizers=quantizers)
+
+    def for_target(self, target_name: str, target_kind: str, reference_fp: bool = False) -> tuple["SearchSpace", str | None]:
+        """The space a search on this target explores, and the one warning line to show (None: nothing to say).
+
+        On a hardware target (fpga, asic) fp weights and membranes cannot be built: without `reference_fp` they
+        are dropped from the space (the warning says so for a user's space file; the shipped spaces list fp only
+        for --reference-fp, so they drop it silently); with it they are kept, and the runner marks the trials
+        that draw them `deployable: false` (kept off the deployable front)."""
+        offered = self.full_precision_offered()
+        if target_kind not in HARDWARE_KINDS or not offered or reference_fp:
+            return self, None
+        what = " and ".join(offered)
+        space = self.without_full_precision(f", which {target_name} ({target_kind}) cannot build")
+        if self.shipped:  # the shipped spaces list fp for --reference-fp: leaving it out on hardware is the default
+            return space, None
+        return space, (
+            f"warning: space {self.name!r} offers full-precision (fp) {what}, which {target_name} ({target_kind}) "
+            f"cannot build: those points are not deployable and are left out of this search (give --reference-fp "
+            f"to search them as reference points, marked not deployable)"
+        )
+
     def suggest(
         self, trial: Any, input_shape: tuple[int, int, int], num_classes: int, input_kind: str = "static"
     ) -> Candidate:
@@ -237,13 +292,30 @@ class SearchSpace:
             ]
         else:
             membrane_bits = [None] * len(widths)
-        parallelism = [trial.suggest_categorical(f"parallelism_{i}", list(self.parallelism)) for i in range(n_weight)]
+        # P is capped at the layer's output width (neurons, channels, classes for the readout): more units than
+        # outputs would idle. The parameter keeps its one name and full choice list for every layer and depth
+        # (Optuna needs one distribution per name; TPE keeps learning one parameter, not one per width), and a
+        # choice above the width is clamped to the width: fully parallel.
+        out_widths = [*widths, num_classes]
+        parallelism = [
+            min(trial.suggest_categorical(f"parallelism_{i}", list(self.parallelism)), out_widths[i]) for i in range(n_weight)
+        ]
         return Candidate(
             family=family, widths=tuple(widths), weight_bits=tuple(weight_bits),
             membrane_bits=tuple(membrane_bits), timesteps=timesteps, quantizer=name,
             quantizer_options=options, pooling=tuple(pooling), parallelism=tuple(parallelism),
             input_shape=input_shape, num_classes=num_classes, input_kind=input_kind,
         )
+
+
+def is_deployable(candidate: Candidate) -> bool:
+    """Whether hardware can build the candidate: integer weights in every layer and fixed-point membranes
+    (a quantizer that keeps no membrane, like mfp, has none to build)."""
+    if any(b is None for b in candidate.weight_bits):
+        return False
+    profile = PROFILES.get(candidate.quantizer)
+    has_membranes = profile is None or bool(profile.membrane_bits)
+    return not (has_membranes and any(b is None for b in candidate.membrane_bits))
 
 
 def _from_label(value: int | str) -> int | None:

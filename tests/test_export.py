@@ -292,14 +292,17 @@ def test_integer_formats_refuse_full_precision_weights_and_write_nothing(tmp_pat
 def test_default_export_leaves_out_what_the_configuration_cannot_take(tmp_path):
     from dse.training.model import build_model
 
+    from dse.cli.export import DEFAULT_FORMATS
+
+    assert parse_formats(DEFAULT_FORMATS) == ["yaml", "npz", "nir", "mem", "pt", "verilog"]
     model = build_model(Candidate("mlp", (8,), (None, 4), (6,), 2)).eval()
     skipped: dict[str, str] = {}
-    written = export_to(ExportContext(model, "digits", "test"), ["yaml", "npz", "mem", "pt"], tmp_path / "out",
+    written = export_to(ExportContext(model, "digits", "test"), ["yaml", "npz", "mem", "pt", "verilog"], tmp_path / "out",
                         skipped=skipped)
     assert sorted(p.name for p in written) == ["candidate.yaml", "export.json", "model.pt"]
-    assert set(skipped) == {"npz", "mem"} and all("layer0 has full-precision" in r for r in skipped.values())
+    assert set(skipped) == {"npz", "mem", "verilog"} and all("layer0 has full-precision" in r for r in skipped.values())
     manifest = json.loads((tmp_path / "out" / "export.json").read_text())
-    assert manifest["formats"] == ["yaml", "pt"] and set(manifest["skipped"]) == {"npz", "mem"}
+    assert manifest["formats"] == ["yaml", "pt"] and set(manifest["skipped"]) == {"npz", "mem", "verilog"}
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["candidate.yaml", "export.json", "model.pt"]
     with pytest.raises(UserError, match="no format can express"):
         export_to(ExportContext(model, "digits", "test"), ["npz", "mem"], tmp_path / "out2", skipped={})

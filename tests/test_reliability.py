@@ -116,7 +116,9 @@ def test_a_search_whose_trials_all_fail_exits_1_and_names_the_reason(tmp_path, t
     captured = capsys.readouterr()
     err = captured.err.strip()
     assert "no trial completed: 5 failed (first reasons: RuntimeError: training exploded)" in err
-    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    # besides the error, only the one warning that the tiny space's fp choices are left out on fpga-small
+    errors = [line for line in err.splitlines() if not line.startswith("dse search: warning: space 'tiny-space'")]
+    assert len(errors) == 1 and len(err.splitlines()) <= 2 and "Traceback" not in err
     study = optuna.load_study(study_name="tiny", storage=f"sqlite:///{out / 'study.db'}")
     assert len(study.trials) == dse.search.runner.MAX_CONSECUTIVE_FAILURES  # stopped on the run of failures
     assert "training exploded" in study.trials[0].user_attrs["fail_traceback"]  # the bug's traceback is kept

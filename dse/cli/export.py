@@ -1,6 +1,6 @@
 """`dse export`: write one trained configuration in deployable formats, from a trial or a checkpoint file.
 
-    dse export --storage URL --study NAME --trial N --out DIR [--format yaml,npz,nir,mem,pt]
+    dse export --storage URL --study NAME --trial N --out DIR [--format yaml,npz,nir,mem,pt,verilog]
                [--scale-bits auto|F] [--artifacts DIR] [--force]
     dse export --from-checkpoint FILE --out DIR [...]
 
@@ -21,7 +21,7 @@ from typing import Any
 from dse.errors import UserError
 from dse.export import FORMATS
 
-DEFAULT_FORMATS = "yaml,npz,nir,mem,pt"
+DEFAULT_FORMATS = "yaml,npz,nir,mem,pt,verilog"  # without --format: each the configuration can take, the rest named with the reason
 EXPORTABLE_STATUSES = ("trained", "stopped")  # stopped: trained, then stopped early by dse/early_stop.py
 
 
@@ -29,11 +29,12 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register the `export` subcommand; returns its parser."""
     p = subparsers.add_parser(
         "export",
-        help="export a trained trial (or checkpoint): candidate YAML, integer npz, NIR, .mem/.coe, PyTorch",
+        help="export a trained trial (or checkpoint): candidate YAML, integer npz, NIR, .mem/.coe, PyTorch, Verilog",
         description="Export one trained configuration: the Candidate as YAML, integer weights/scales/multipliers/"
         "thresholds per layer (npz), a NIR graph with a sidecar JSON, FPGA weight-memory files (.mem, .coe) and the "
-        "PyTorch state dict. The weights come from the trial's stored artifact (no retraining) or from a checkpoint "
-        "written by `dse train --out`. See docs/export.md.",
+        "PyTorch state dict and, when the FPGA template can express the network, synthesizable Verilog. The weights "
+        "come from the trial's stored artifact (no retraining) or from a checkpoint written by `dse train --out`. "
+        "See docs/export.md.",
     )
     p.add_argument("--storage", metavar="URL", help="Optuna storage URL of the study, e.g. sqlite:///dse-out/digits-fpga-small/study.db")
     p.add_argument("--study", metavar="NAME", help="study name in that storage")

@@ -38,6 +38,10 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     s.add_argument("--trials", type=int, metavar="N", help="completed trials the study should hold (resuming counts earlier ones)")
     s.add_argument("--timeout", type=float, metavar="SECONDS", help="stop starting new trials after this many seconds")
     s.add_argument("--space", metavar="NAME|FILE", help="search space (search_spaces/NAME.yaml or a path); overrides the study's")
+    s.add_argument("--reference-fp", action=argparse.BooleanOptionalAction, default=None,
+                   help="on a hardware target, also search the space's full-precision (fp) weights and membranes as "
+                   "reference points: marked not deployable, drawn apart and kept off the front (listed as 'reference' "
+                   "in pareto.json). Default: the study file's reference_fp (false): fp choices are left out, with one warning")
     s.add_argument("--dataset", metavar="NAME", help="data set: digits (default; scikit-learn's bundled 8x8 digits), digits-dvs (the digits through a "
                    "simulated event camera), npz:PATH, nmnist:PATH, dvsgesture:PATH (see docs/datasets.md)")
     s.add_argument("--epochs", type=int, metavar="N", help="training epochs per trial (the fidelity); overrides the study's")
@@ -66,8 +70,9 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     return s
 
 
-def _resolve_search(args: argparse.Namespace) -> tuple[Any, Path]:
-    """Validate every input of a search before anything is written; returns settings and out dir."""
+def _resolve_search(args: argparse.Namespace) -> tuple[Any, Path, str | None]:
+    """Validate every input of a search before anything is written; returns settings, out dir and the
+    warning to show once the study is open (fp choices left out on a hardware target), or None."""
     from dse.training.artifacts import default_artifact_dir
     from dse.training.data import check_dataset_name
     from dse.files import check_writable_folder
@@ -93,7 +98,7 @@ def _resolve_search(args: argparse.Namespace) -> tuple[Any, Path]:
     config = config.with_overrides(
         target=args.target, budgets=budgets, objectives=objectives, trials=args.trials,
         timeout_s=args.timeout, space=args.space, dataset=args.dataset, fidelity=fidelity,
-        sampler=args.sampler, seed=args.seed,
+        sampler=args.sampler, seed=args.seed, reference_fp=args.reference_fp,
     )
     target = load_user_target(config.target)
     for quantity in (*config.budgets, *config.objectives):
@@ -101,7 +106,7 @@ def _resolve_search(args: argparse.Namespace) -> tuple[Any, Path]:
             produced = ", ".join(q for q in QUANTITIES if target.produces(q))
             raise UserError(f"target {target.name!r} does not produce {quantity!r}; it produces: {produced}")
     try:
-        space = SearchSpace.load(config.space)
+        space, warning = SearchSpace.load(config.space).for_target(target.name, target.kind, config.reference_fp)
     except SpaceError as exc:
         raise UserError(str(exc)) from None
     check_dataset_name(config.dataset)
@@ -117,12 +122,13 @@ def _resolve_search(args: argparse.Namespace) -> tuple[Any, Path]:
         fidelity=config.fidelity, sampler=config.sampler, seed=config.seed, dataset=config.dataset,
         heartbeat_s=args.heartbeat, early_stopping=not args.no_early_stopping,
         artifact_dir=args.artifacts or default_artifact_dir(storage) or str(out_dir / "artifacts"),
+        reference_fp=config.reference_fp,
     )
-    return settings, out_dir
+    return settings, out_dir, warning
 
 
 def run(args: argparse.Namespace) -> int:
-    settings, out_dir = _resolve_search(args)
+    settings, out_dir, warning = _resolve_search(args)
 
     from dse.training.data import load_dataset
     from dse.device import select_device
@@ -138,8 +144,12 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UserError(str(exc)) from None
     data = load_dataset(settings.dataset, seed=settings.seed)  # a corrupt data file is refused before any output
+    for family in settings.space.families:  # a conv family on SHD's channels: refused before any output
+        data.check_family(family)
     with made_folder(out_dir):  # a storage that cannot be opened or a clashing study leaves no folder behind
         study = open_study(settings)
+    if warning:  # fp choices left out on a hardware target: one line, once every input (and the study) was accepted
+        print(f"dse search: {warning}", file=sys.stderr)
     before = {t.number for t in study.get_trials(deepcopy=False) if t.state.is_finished()}
     budgets = ", ".join(format_budget(q, v) for q, v in settings.budgets.items()) or "none"
     workers = f"{args.jobs} workers" if args.jobs > 1 else f"device {device}"
@@ -147,6 +157,7 @@ def run(args: argparse.Namespace) -> int:
         f"dse search: study {settings.study_name!r} on {settings.target.name}, budgets {budgets}, "
         f"objectives {','.join(settings.objectives)}, {settings.trials} trials x {settings.fidelity.epochs} epochs, "
         f"sampler {settings.sampler}, {workers}, storage {settings.storage_url}"
+        + (", fp searched as a non-deployable reference" if settings.reference_fp else "")
     )
     started = time.monotonic()
     quiet = args.quiet or args.json
@@ -171,6 +182,9 @@ def run(args: argparse.Namespace) -> int:
         console.print("interrupted: completed trials are kept in the storage; the front so far:")
     if not args.json:
         print_front(console, study)
+        reference_line = reference_points_line(study)
+        if reference_line:
+            console.print(reference_line)
     pareto_path, csv_path = write_results(study, settings.storage_url, out_dir)
     this_run = [t for t in study.get_trials(deepcopy=False) if t.state.is_finished() and t.number not in before]
     console.print(screening_line(study, this_run))
@@ -180,6 +194,17 @@ def run(args: argparse.Namespace) -> int:
     if interrupted:
         return EXIT_INTERRUPTED
     return search_exit_code(study, this_run)
+
+
+def reference_points_line(study: Any) -> str | None:
+    """'fp reference ...: trials N (accuracy A), ...' for the non-dominated reference trials; None when none."""
+    from dse.results.front import reference_front
+
+    reference = reference_front(study)
+    if not reference:
+        return None
+    shown = ", ".join(f"{t.number} (accuracy {t.user_attrs.get('accuracy', float('nan')):.3f})" for t in reference)
+    return f"full-precision reference, not deployable and kept off the front (pareto.json 'reference'): trials {shown}"
 
 
 def search_exit_code(study: Any, this_run: list[Any]) -> int:

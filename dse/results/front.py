@@ -1,4 +1,9 @@
-"""Results of a study: the Pareto front of feasible trials as table rows, pareto.json and trials.csv."""
+"""Results of a study: the Pareto front of feasible trials as table rows, pareto.json and trials.csv.
+
+The front is the deployable front: trials marked `deployable: false` (full-precision reference points
+searched with `dse search --reference-fp`) never enter it and never push a deployable trial off it;
+those of them that no feasible trial dominates are listed apart (`reference_front`, pareto.json's
+'reference')."""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import optuna
 
 from dse.results.verification import VERIFIED_ATTRS, stored_verifications
@@ -21,16 +27,43 @@ TABLE_COLUMNS = (
 )
 
 
+def is_reference(trial: optuna.trial.FrozenTrial) -> bool:
+    """A full-precision reference point (dse search --reference-fp): searched, but not deployable."""
+    return trial.user_attrs.get("deployable") is False
+
+
+def _non_dominated(trials: list[optuna.trial.FrozenTrial], directions: list[Any]) -> list[optuna.trial.FrozenTrial]:
+    """The feasible trials no other feasible one dominates, in trial order (Optuna's best_trials rule:
+    constraint values <= 0 count as feasible, equal values do not dominate each other)."""
+    feasible = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE and t.values is not None and is_feasible(t)]
+    if not feasible:
+        return []
+    signs = np.array([-1.0 if d == optuna.study.StudyDirection.MAXIMIZE else 1.0 for d in directions])
+    losses = np.array([t.values for t in feasible], dtype=float) * signs
+    return [t for t, loss in zip(feasible, losses)
+            if not np.any(np.all(losses <= loss, axis=1) & np.any(losses < loss, axis=1))]
+
+
 def pareto_front(study: optuna.Study, verified: bool = True) -> list[optuna.trial.FrozenTrial]:
-    """Feasible, completed, fully trained, non-dominated trials (Optuna's best_trials honours the constraints).
+    """Feasible, completed, fully trained, non-dominated deployable trials (constraints honoured as in
+    Optuna's best_trials; non-deployable fp reference trials are left out before dominance is decided).
 
     verified=True: members retrained by dse/verify.py carry their verified_* attributes and those
     flagged after verification (dominated or over budget) are left out; False: the search's own front.
     """
-    front = [t for t in study.best_trials if t.user_attrs.get("status") == "trained"]
+    trials = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    deployable = [t for t in trials if not is_reference(t)]
+    front = [t for t in _non_dominated(deployable, study.directions) if t.user_attrs.get("status") == "trained"]
     if verified:
         front = [t for t in with_verification(study, front) if not is_flagged(t)]
     return sorted(front, key=lambda t: -t.user_attrs.get("verified_accuracy_mean", t.user_attrs.get("accuracy", 0.0)))
+
+
+def reference_front(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
+    """Trained fp reference trials that no feasible trial (deployable or not) dominates, best accuracy first."""
+    trials = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    front = [t for t in _non_dominated(trials, study.directions) if is_reference(t) and t.user_attrs.get("status") == "trained"]
+    return sorted(front, key=lambda t: -t.user_attrs.get("accuracy", 0.0))
 
 
 def with_verification(study: optuna.Study, trials: list[optuna.trial.FrozenTrial]) -> list[optuna.trial.FrozenTrial]:
@@ -140,6 +173,16 @@ def front_document(study: optuna.Study, storage_url: str, verified: bool = True)
             }
             for t in front
         ],
+        "reference": [  # fp reference points (--reference-fp): not deployable, never on the front above
+            {
+                "trial": t.number, "deployable": False,
+                "values": dict(zip(objectives_of(study), t.values)),
+                "accuracy": t.user_attrs.get("accuracy"),
+                "candidate": t.user_attrs.get("candidate"),
+                "cost": t.user_attrs.get("cost"),
+            }
+            for t in reference_front(study)
+        ],
         "verification": study.user_attrs.get("verification") if verified else None,
         "flagged": [
             {"trial": t.number, "values": dict(zip(objectives_of(study), t.values)), "candidate": t.user_attrs.get("candidate"),
@@ -153,7 +196,7 @@ def trials_csv(study: optuna.Study) -> str:
     """Every trial as one CSV line: state, status, feasibility, figures and the Candidate summary."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    header = ["trial", "state", "status", "feasible", *TABLE_COLUMNS[1:], "summary", "reason", "duration_s"]
+    header = ["trial", "state", "status", "feasible", *TABLE_COLUMNS[1:], "summary", "reason", "duration_s", "deployable"]
     writer.writerow(header)
     for t in study.get_trials(deepcopy=False):
         row = trial_row(t)
@@ -164,6 +207,7 @@ def trials_csv(study: optuna.Study) -> str:
             t.number, t.state.name, t.user_attrs.get("status", ""), feasible,
             *[row[c] if row[c] is not None else "" for c in TABLE_COLUMNS[1:]],
             t.user_attrs.get("summary", ""), reason, duration,
+            "" if "deployable" not in t.user_attrs else str(bool(t.user_attrs["deployable"])),
         ])
     return buffer.getvalue()
 

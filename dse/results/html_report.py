@@ -85,6 +85,18 @@ def front_section(view: StudyView) -> str:
             + _table(list(TABLE_COLUMNS), rows, left=("quantizer", "architecture")))
 
 
+def reference_section(view: StudyView) -> str:
+    """The fp reference trials (dse search --reference-fp) that no feasible trial dominates: not deployable,
+    listed apart from the front; nothing when the study has none."""
+    if not view.reference:
+        return ""
+    rows = [format_row(trial_row(t)) for t in view.reference]
+    return ("<h2>Full-precision reference (not deployable)</h2><p class=note>Trials with fp weights or membranes, "
+            "searched with <code>--reference-fp</code> for comparison: hardware cannot build them, so they are kept "
+            "off the front above; these are the ones no feasible trial dominates.</p>"
+            + _table(list(TABLE_COLUMNS), rows, left=("quantizer", "architecture")))
+
+
 def _inline_image(fig: Any, image_format: str, caption: str) -> str:
     data = figure_bytes(fig, image_format)
     if image_format == "svg":
@@ -138,6 +150,6 @@ def report_html(study: optuna.Study, view: StudyView, storage_url: str, image_fo
     return (
         f"<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8><title>{escape(title)}</title>"
         f"<style>{STYLE}</style></head><body><h1>{escape(title)}</h1><p class=note>written {created}</p>"
-        + settings_section(view, storage_url, study) + target_section(view) + front_section(view)
+        + settings_section(view, storage_url, study) + target_section(view) + front_section(view) + reference_section(view)
         + plots_section(view, image_format) + layer_section(view) + "</body></html>\n"
     )

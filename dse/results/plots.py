@@ -4,7 +4,9 @@ history and the per-layer bit widths of the front (matplotlib, Agg; optional plo
 Every figure shows all completed trials: the study's feasible front in full colour and
 labelled with trial numbers, dominated feasible trials faint, infeasible trained trials as
 faint crosses and screened (never trained) trials as faint triangles at accuracy 0 with their
-lower-bound costs. Budgets are dashed red lines, device capacities dotted black lines.
+lower-bound costs. Full-precision reference trials (`dse search --reference-fp`: not deployable, never
+on the front) are orange diamonds with their own legend entry; the non-dominated ones are labelled
+'#N fp'. Budgets are dashed red lines, device capacities dotted black lines.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import math
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,13 +24,14 @@ import numpy as np
 import optuna
 
 from dse.results.hypervolume import hypervolume_history, study_reference_point
-from dse.results.front import is_feasible, objectives_of, pareto_front
+from dse.results.front import is_feasible, is_reference, objectives_of, pareto_front, reference_front
 from search_spaces.candidate import FULL_PRECISION_BITS
 from search_spaces.quantizer_types import PROFILES
 
 FORMATS = ("png", "svg")
 PNG_DPI = 110
 FRONT_COLOUR, INFEASIBLE_COLOUR, SCREENED_COLOUR, BUDGET_COLOUR = "#1f5fa8", "#c0392b", "#7f7f7f", "#d62728"
+REFERENCE_COLOUR, REFERENCE_MARKER = "#e67e22", "D"  # fp reference trials (not deployable): orange diamonds
 FAINT_ALPHA = 0.3
 OFF_SCALE = 4.0  # a budget or capacity above 4 x the largest value shown is named, not drawn to scale
 
@@ -69,6 +72,8 @@ class TrialPoint:
     accuracy: float  # 0 for screened trials (never trained)
     cost: dict[str, Any]
     candidate: dict[str, Any]
+    deployable: bool = True  # False: a full-precision reference trial (--reference-fp), never on the front
+    on_reference_front: bool = False  # a reference trial no feasible trial dominates (pareto.json 'reference')
 
     def value(self, quantity: str) -> float | None:
         """A search quantity in its shown unit (energy mJ, memory KiB, latency ms, counts)."""
@@ -94,6 +99,7 @@ class StudyView:
     counts: dict[str, int]  # trained, screened, failed, running, ...
     hypervolume_reference: list[float]
     hypervolume_history: list[tuple[int, float]]
+    reference: list[optuna.trial.FrozenTrial] = field(default_factory=list)  # non-dominated fp reference trials
 
     @property
     def front_points(self) -> list[TrialPoint]:
@@ -120,6 +126,8 @@ def study_view(study: optuna.Study) -> StudyView:
 
     front = pareto_front(study)
     front_numbers = {t.number for t in front}
+    reference = reference_front(study)
+    reference_numbers = {t.number for t in reference}
     points, counts = [], {"trained": 0, "screened": 0, "failed": 0}
     for t in study.get_trials(deepcopy=False):
         status = t.user_attrs.get("status") or t.state.name.lower()
@@ -133,18 +141,19 @@ def study_view(study: optuna.Study) -> StudyView:
             on_front=t.number in front_numbers,
             accuracy=float(t.user_attrs.get("accuracy", 0.0)) if status == "trained" else 0.0,
             cost=t.user_attrs.get("cost") or {}, candidate=t.user_attrs.get("candidate") or {},
+            deployable=not is_reference(t), on_reference_front=t.number in reference_numbers,
         ))
     target_name = study.user_attrs.get("target")
     try:
         target = load_target(target_name) if target_name else None
     except TargetError:  # a target file that moved or changed: plots go on without capacity lines
         target = None
-    reference = study_reference_point(study)
+    hv_reference = study_reference_point(study)
     return StudyView(
         name=study.study_name, objectives=objectives_of(study), directions=[d.name.lower() for d in study.directions],
         budgets=dict(study.user_attrs.get("budgets") or {}), target_name=target_name, target=target,
-        points=points, front=front, counts=counts, hypervolume_reference=reference,
-        hypervolume_history=hypervolume_history(study, reference),
+        points=points, front=front, counts=counts, hypervolume_reference=hv_reference,
+        hypervolume_history=hypervolume_history(study, hv_reference), reference=reference,
     )
 
 
@@ -247,6 +256,8 @@ def _label_points(ax: Any, points: list[tuple[float, float, str]]) -> None:
 
 SCREENED_LABEL = "screened (never trained; lower-bound cost), along the bottom edge"
 INFEASIBLE_LABEL = "trained, infeasible (over a budget or the device)"
+REFERENCE_LABEL = "fp reference, not deployable (kept off the front)"
+REFERENCE_INFEASIBLE_LABEL = "fp reference, not deployable, infeasible"
 
 
 def _pareto_axes(ax: Any, view: StudyView, quantity: str) -> None:
@@ -256,10 +267,16 @@ def _pareto_axes(ax: Any, view: StudyView, quantity: str) -> None:
 
     screened = with_value([p for p in view.points if p.status == "screened"])
     trained = with_value([p for p in view.points if p.status == "trained"])
+    deployable = [p for p in trained if p.deployable]
+    references = [p for p in trained if not p.deployable]
     front = with_value(view.front_points)
     groups = (
-        (INFEASIBLE_LABEL, [p for p in trained if not p.feasible], dict(marker="x", color=INFEASIBLE_COLOUR, alpha=FAINT_ALPHA + 0.1)),
-        ("feasible, dominated", [p for p in trained if p.feasible and not p.on_front], dict(marker="o", color=FRONT_COLOUR, alpha=FAINT_ALPHA)),
+        (INFEASIBLE_LABEL, [p for p in deployable if not p.feasible], dict(marker="x", color=INFEASIBLE_COLOUR, alpha=FAINT_ALPHA + 0.1)),
+        ("feasible, dominated", [p for p in deployable if p.feasible and not p.on_front], dict(marker="o", color=FRONT_COLOUR, alpha=FAINT_ALPHA)),
+        (REFERENCE_INFEASIBLE_LABEL, [p for p in references if not p.feasible],
+         dict(marker=REFERENCE_MARKER, color=REFERENCE_COLOUR, alpha=FAINT_ALPHA + 0.1)),
+        (REFERENCE_LABEL, [p for p in references if p.feasible],
+         dict(marker=REFERENCE_MARKER, color=REFERENCE_COLOUR, alpha=0.85, edgecolors="black")),
     )
     for label, pts, style in groups:
         if pts:
@@ -283,8 +300,10 @@ def _pareto_axes(ax: Any, view: StudyView, quantity: str) -> None:
     ax.set_xlabel(AXES[quantity].label + scale)
     ax.set_ylabel("validation accuracy")
     ax.grid(True, alpha=0.25)
-    if front:
-        _label_points(ax, [(p.value(quantity), p.accuracy, f"#{p.number}") for p in front])
+    labels = [(p.value(quantity), p.accuracy, f"#{p.number}") for p in front]
+    labels += [(p.value(quantity), p.accuracy, f"#{p.number} fp") for p in references if p.on_reference_front]
+    if labels:
+        _label_points(ax, labels)
     if not view.points:
         ax.text(0.5, 0.5, "no completed trial", transform=ax.transAxes, ha="center")
     if ax.get_legend_handles_labels()[0]:
@@ -314,6 +333,12 @@ def three_objective_figure(view: StudyView) -> Any:
         ax.scatter([p.value(x_q) for p in faint], [p.value(y_q) for p in faint], marker="x", color=SCREENED_COLOUR,
                    alpha=FAINT_ALPHA, s=20, label=f"infeasible or screened: {len(faint)}")
     feasible = [p for p in view.points if p.feasible and p.value(x_q) is not None and p.value(y_q) is not None]
+    references = [p for p in feasible if not p.deployable]
+    feasible = [p for p in feasible if p.deployable]
+    if references:
+        ax.scatter([p.value(x_q) for p in references], [p.value(y_q) for p in references], marker=REFERENCE_MARKER,
+                   color=REFERENCE_COLOUR, edgecolors="black", linewidths=0.5, s=30, alpha=0.85,
+                   label=f"{REFERENCE_LABEL}: {len(references)}")
     if feasible:
         colours = ax.scatter(
             [p.value(x_q) for p in feasible], [p.value(y_q) for p in feasible], c=[p.accuracy for p in feasible],

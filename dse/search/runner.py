@@ -25,6 +25,7 @@ from dse.search.orphans import fail_orphaned_trials, record_process
 from dse.search.study import SearchSettings, completed_count, open_study
 from dse.training.train import train_candidate
 from search_spaces.candidate import Candidate
+from search_spaces.space import is_deployable
 
 MAX_CONSECUTIVE_FAILURES = 5  # a run stops after this many failed trials in a row: the cause is not one trial
 MAX_TRACEBACK_CHARS = 4000  # of a failed trial's traceback, kept as its user attr fail_traceback
@@ -61,6 +62,8 @@ class TrialRunner:
         candidate = s.space.suggest(trial, self.data.input_shape, self.data.num_classes, self.data.input_kind)
         trial.set_user_attr("candidate", candidate.to_dict())
         trial.set_user_attr("summary", candidate.summary())
+        # fp weights or membranes (a --reference-fp point): searched for comparison, kept off the deployable front
+        trial.set_user_attr("deployable", is_deployable(candidate))
         screened = screen(candidate, s.target, s.budgets)
         if not screened.feasible:
             for key, value in screened.constraints.items():
@@ -94,7 +97,11 @@ class TrialRunner:
         if not s.early_stopping:
             return None
         bounds = [float(quantity(lower_bound, o)) for o in early_stop.cost_objectives(s.objectives)]
-        return early_stop.make_stopper(trial.study, s.objectives, bounds, self.data.val, s.fidelity.epochs, self.device)
+        stopper = early_stop.make_stopper(trial.study, s.objectives, bounds, self.data.val, s.fidelity.epochs, self.device)
+        # a non-deployable fp reference never stops a trial: it is not on the front that trial competes for
+        not_deployable = {t.number for t in trial.study.get_trials(deepcopy=False) if t.user_attrs.get("deployable") is False}
+        stopper.refs = [r for r in stopper.refs if r.number not in not_deployable]
+        return stopper
 
 
 def run_search(

@@ -36,6 +36,9 @@ class SearchSettings:
     early_stopping: bool = True  # stop trials dominated at equal epochs (dse/early_stop.py, docs/search.md)
     heartbeat_s: int = 10  # worker heartbeat; a trial silent for 3 beats is failed and retried
     artifact_dir: str | None = None  # trained weights as Optuna artifacts; None: DIR/artifacts beside sqlite:///DIR/x.db
+    # fp weights/membranes searched as non-deployable reference points on a hardware target (dse search
+    # --reference-fp); False: the space was stripped of them (SearchSpace.for_target). Part of the fingerprint.
+    reference_fp: bool = False
 
     def fingerprint(self) -> dict[str, Any]:
         """Everything that decides a trial's numbers: a stored study is resumed only by settings with the same
@@ -44,7 +47,7 @@ class SearchSettings:
             "objectives": list(self.objectives), "space": self.space.name, "space_digest": self.space.digest(),
             "dataset": self.dataset, "seed": self.seed, "target": self.target.name, "target_digest": self.target.digest(),
             "budgets": dict(sorted(self.budgets.items())), "epochs": self.fidelity.epochs,
-            "batch_size": self.fidelity.batch_size, "lr": self.fidelity.lr,
+            "batch_size": self.fidelity.batch_size, "lr": self.fidelity.lr, "reference_fp": bool(self.reference_fp),
         }
 
 

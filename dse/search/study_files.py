@@ -17,7 +17,7 @@ DEFAULT_STUDY = "digits-fpga-small"
 OBJECTIVES = ("accuracy", "energy", "memory", "sops", "latency", "lut", "ff", "bram", "dsp")
 _KEYS = {
     "name", "description", "dataset", "space", "target", "objectives", "budgets", "trials",
-    "timeout_s", "fidelity", "sampler", "seed",
+    "timeout_s", "fidelity", "sampler", "seed", "reference_fp",
 }
 
 
@@ -37,6 +37,7 @@ class StudyConfig:
     sampler: str = "tpe"
     seed: int = 0
     description: str = ""
+    reference_fp: bool = False  # on hardware targets, search the space's fp choices as non-deployable references
 
     def with_overrides(self, **changes: Any) -> "StudyConfig":
         """A copy with the given non-None fields replaced, validated again."""
@@ -59,6 +60,12 @@ class StudyConfig:
         if self.sampler not in SAMPLERS:
             raise UserError(f"unknown sampler {self.sampler!r}; accepted: {', '.join(SAMPLERS)}")
 
+
+
+def _flag(value: Any, key: str) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"{key!r} must be true or false, got {value!r}")
+    return value
 
 
 def load_study_config(name_or_path: str | None) -> StudyConfig:
@@ -89,6 +96,7 @@ def load_study_config(name_or_path: str | None) -> StudyConfig:
             sampler=str(data.get("sampler", "tpe")),
             seed=int(data.get("seed", 0)),
             description=str(data.get("description", "")),
+            reference_fp=_flag(data.get("reference_fp", False), "reference_fp"),
         )
     except (TypeError, ValueError) as exc:
         raise UserError(f"study file {path}: {exc}") from None
