@@ -4,14 +4,18 @@ template (dse/hardware/verilog/). Reads LayerSpecs and counts (network.py, ops.p
 target's capacities and template constants; energy.py reads its memory kinds and cycles.
 ASIC targets use the same template for latency, with every buffer in SRAM and no resources.
 
-Template per weight layer: P parallel neuron units working on a group of P neurons at a time;
-a weight memory of width P x W and depth ceil(out_channels / P) x fan_in (x T sets when weights
-change per timestep); a scale memory (one multiplier M_i per neuron, SCALE_CODE_BITS each); a
-membrane memory of width P x membrane bits and depth ceil(n_neurons / P); the spike buffer
-(event list) a spiking layer writes for the next one; layer 0's input code buffer. Per input
-event every unit accumulates one weight; per neuron and timestep it applies acc x M_i, the
-leak, rounding, saturation, threshold and reset. Memories are packed with FINN-R's BRAM18
-rules, or LUTRAM when at most 128 deep (FINN's rule). The constants that turn the structural
+Template per weight layer: P parallel neuron units working on a group of P neurons (output
+channels) at a time; a weight memory of width P x W and depth ceil(out_channels / P) x fan_in
+(x T sets when weights change per timestep); a scale memory (one multiplier M_i per neuron,
+SCALE_CODE_BITS each); a membrane memory of width P x membrane bits and depth
+ceil(out_channels / P) x positions (H x W of a conv map, 1 for a linear layer: the last group is
+padded); the spikes a spiking layer hands on (a linear layer: an event list of neuron indices;
+a conv layer: its pooled output map, 1 bit a value or 3 after an average pool); layer 0's
+input buffer (static: 8-bit codes; events: an event list (MLP) or the binary frame in stream
+beats (conv)). These are exactly the memories the Verilog declares (verilog_params.json
+"memories", tests/test_verilog.py). Per input event every unit accumulates one weight; per
+neuron and timestep it applies acc x M_i, the leak, rounding, saturation, threshold and reset.
+Memories are packed with FINN-R's BRAM18 rules, or LUTRAM when at most 128 deep (FINN's rule). The constants that turn the structural
 counts into LUTs and FFs are a TemplateConstants (defaults from FINN-R; `dse calibrate` fits
 them to synthesis reports). See docs/cost-models.md#fpga for every formula and constant.
 """
@@ -21,7 +25,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from cost_models.network import FP32_BITS, LayerSpec
+from cost_models.network import AVG_POOL_SUM_BITS, FP32_BITS, POOL_KERNEL, LayerSpec
 from cost_models.ops import membrane_state_bits
 from cost_models.targets import Target
 from cost_models.template_constants import (
@@ -102,11 +106,22 @@ def weight_memory(spec: LayerSpec, lutram_max_depth: int = LUTRAM_MAX_DEPTH) -> 
     return map_memory(weight_memory_depth(spec), spec.parallelism * spec.weight_read_bits, lutram_max_depth)
 
 
+def positions(spec: LayerSpec) -> int:
+    """Neurons per output channel: H x W of a conv layer's output map, 1 for a linear layer."""
+    return spec.n_neurons // spec.out_channels
+
+
+def membrane_memory_depth(spec: LayerSpec) -> int:
+    """Words of the membrane memory: per group of P channels one word per position; the last
+    group is padded (ceil(out_channels / P) x H x W; ceil(n_neurons / P) for a linear layer)."""
+    return groups(spec.out_channels, spec.parallelism) * positions(spec)
+
+
 def membrane_memory(spec: LayerSpec, lutram_max_depth: int = LUTRAM_MAX_DEPTH) -> MemoryMapping:
-    """Membrane (or readout accumulator) memory: P states per word."""
+    """Membrane (or readout accumulator) memory: P states per word, one word per group and position."""
     bits = membrane_state_bits(spec)
     p = spec.parallelism
-    return map_memory(math.ceil(spec.n_neurons / p) if bits else 0, p * bits, lutram_max_depth)
+    return map_memory(membrane_memory_depth(spec) if bits else 0, p * bits, lutram_max_depth)
 
 
 def has_scale_multiplier(spec: LayerSpec) -> bool:
@@ -121,18 +136,60 @@ def scale_memory(spec: LayerSpec, lutram_max_depth: int = LUTRAM_MAX_DEPTH) -> M
                       lutram_max_depth)
 
 
+def output_map_shape(spec: LayerSpec) -> tuple[int, int, int]:
+    """(C, H, W) of the map a conv layer hands on: after its 2x2 pooling (floor mode), if any."""
+    c, h, w = spec.out_shape
+    if spec.pool_after is None:
+        return c, h, w
+    return c, h // POOL_KERNEL, w // POOL_KERNEL
+
+
 def spike_buffer(spec: LayerSpec, lutram_max_depth: int = LUTRAM_MAX_DEPTH) -> MemoryMapping:
-    """Event list a spiking layer writes for the next layer: one neuron index per spike."""
+    """What a spiking layer writes for the next layer. Linear: an event list, one neuron index
+    (ceil(log2 n_neurons) bits) per spike, n_neurons deep. Conv: the (pooled) output map, one
+    value per (channel, y, x): a spike (1 bit), or after an average pool the sum 0..4 (3 bits)."""
     if not spec.spiking:
         return map_memory(0, 0)
+    if spec.kind == "conv":
+        bits = AVG_POOL_SUM_BITS if spec.pool_after == "avg" else 1
+        return map_memory(math.prod(output_map_shape(spec)), bits, lutram_max_depth)
     return map_memory(spec.n_neurons, _clog2(spec.n_neurons) or 1, lutram_max_depth)
 
 
+EVENT_BEAT_MIN_BITS = 2  # dse/hardware/verilog_template.py event_input: a beat has at least 2 pixels
+
+
+def event_beat_bits(row_pixels: int) -> int:
+    """Pixels per beat of the event stream: one frame row rounded up to a power of two (>= 2),
+    the export's default (verilog_template.event_input)."""
+    return 1 << max(1, _clog2(max(EVENT_BEAT_MIN_BITS, row_pixels)))
+
+
+def reads_events(spec: LayerSpec) -> bool:
+    """Layer 0 of an event-input network (it reads binary frames from the event stream)."""
+    return spec.index == 0 and spec.input_is_spike
+
+
 def input_buffer(spec: LayerSpec, lutram_max_depth: int = LUTRAM_MAX_DEPTH) -> MemoryMapping:
-    """Layer 0's buffer of input codes (INPUT_BITS each); none for spike-input layers."""
-    if spec.input_is_spike:
+    """Layer 0's input buffer; none for layers that read the previous layer's spikes.
+
+    Static input: one INPUT_BITS code per input value (written once, read at every timestep).
+    Event input, linear layer 0: the event list of the current frame, n_in deep, ceil(log2 n_in)
+    bits an entry. Event input, conv layer 0: the current binary frame as the stream delivers it,
+    ceil(C x H x W / B) beats of B = event_beat_bits(W) pixels.
+    """
+    if not spec.input_is_spike:
+        return map_memory(math.prod(spec.in_shape), spec.input_bits or FP32_BITS, lutram_max_depth)
+    if not reads_events(spec):
         return map_memory(0, 0)
-    return map_memory(math.prod(spec.in_shape), spec.input_bits or FP32_BITS, lutram_max_depth)
+    n = math.prod(spec.in_shape)
+    if spec.kind == "conv":
+        beat = event_beat_bits(spec.in_shape[-1])
+        return map_memory(math.ceil(n / beat), beat, lutram_max_depth)
+    return map_memory(n, _clog2(n) or 1, lutram_max_depth)
+
+
+BUFFER_ROLES = ("spikes", "inputs")  # the memories ops.py's memory bits leave out (fpga only)
 
 
 def timestep_acc_bits(weight_bits: int, fan_in: int, input_bits: int) -> int:
@@ -263,6 +320,7 @@ class LayerResources:
     weight_memory: MemoryMapping
     membrane_memory: MemoryMapping
     memory_lutram_luts: int = 0  # LUTRAM LUTs of all the layer's memories (weights, membranes, scales, buffers)
+    memories: dict[str, MemoryMapping] | None = None  # role -> mapping, every memory booked (layer_counts)
 
 
 def _ceil(x: float) -> int:
@@ -286,7 +344,7 @@ def layer_resources(spec: LayerSpec, constants: TemplateConstants = DEFAULT_CONS
     return LayerResources(
         lut=lut, ff=ff, bram18=counts.bram18, dsp=counts.dsp,
         weight_memory=counts.memories["weights"], membrane_memory=counts.memories["membranes"],
-        memory_lutram_luts=counts.memory_luts,
+        memory_lutram_luts=counts.memory_luts, memories=counts.memories,
     )
 
 
@@ -318,6 +376,22 @@ class LayerHardware:
     weight_memory_kind: str  # sram | bram18 | lutram (an empty FPGA memory counts as lutram)
     membrane_memory_kind: str  # sram | bram18 | lutram | none (no state kept between timesteps)
     util: dict[str, float]  # per-layer percent of the device (FPGA), {} on ASIC
+    # bits of the layer's input buffer (layer 0) and spike buffer / output map, as booked
+    # (depth x width); not part of ops.py's weight/membrane/scale bits nor of memory_bytes
+    buffer_memory_bits: int = 0
+
+
+def template_memory_bits(spec: LayerSpec) -> dict[str, int]:
+    """Role -> depth x width of every memory the template books for the layer (the Verilog's
+    declared memories: weights, membranes, scales, spikes, inputs; padding of the last group
+    included). Independent of the target's LUTRAM rule."""
+    return {role: m.depth * m.width for role, m in layer_counts(spec).memories.items()}
+
+
+def buffer_memory_bits(spec: LayerSpec) -> int:
+    """Bits of the layer's buffers (BUFFER_ROLES: layer 0's input buffer, the spikes it hands on)."""
+    bits = template_memory_bits(spec)
+    return sum(bits[role] for role in BUFFER_ROLES)
 
 
 def layer_hardware(spec: LayerSpec, target: Target) -> LayerHardware:
@@ -333,4 +407,6 @@ def layer_hardware(spec: LayerSpec, target: Target) -> LayerHardware:
         weight_memory_kind=wkind,
         membrane_memory_kind=mkind if membrane_state_bits(spec) else "none",
         util=utilisation(res.lut, res.ff, res.bram18, res.dsp, target) if res is not None else {},
+        buffer_memory_bits=(sum(res.memories[r].depth * res.memories[r].width for r in BUFFER_ROLES)
+                            if res is not None else buffer_memory_bits(spec)),
     )

@@ -19,6 +19,7 @@ from search_spaces.quantizer_types import get_profile
 INPUT_BITS = 8  # layer 0 reads a static input as 8-bit fixed point (docs/cost-models.md); events are 1 bit
 FP32_BITS = 32  # a width of None is full precision: float32, 32 bits stored and datapath width
 POOL_KERNEL = 2  # pooling is 2x2, stride 2, floor mode (torch default)
+AVG_POOL_SUM_BITS = 3  # the template's average pool hands on the sum of 4 spikes, 0..4 (not the mean)
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,7 @@ class LayerSpec:
     out_channels: int
     n_neurons: int
     weight_bits: int | None  # None = full precision (float32)
-    membrane_bits: int | None  # spiking: membrane width; readout: derived accumulator width
+    membrane_bits: int | None  # spiking: membrane width; readout: accumulator width (+2 after an avg pool)
     spiking: bool
     input_is_spike: bool
     parallelism: int
@@ -155,11 +156,14 @@ def layer_specs_from_key(key: tuple) -> tuple[LayerSpec, ...]:
     i = len(widths)
     n_in = math.prod(shape)
     stored, read = storage(wbits[i])
+    acc = accumulator_bits(wbits[i], n_in, T)
+    if family != "mlp" and widths and pooling[len(widths) - 1] == "avg" and wbits[i] is not None:
+        acc += AVG_POOL_SUM_BITS - 1  # it reads pooled sums 0..4, not spikes: 2 bits more
     specs.append(
         LayerSpec(
             name=f"layer{i}", index=i, kind="linear", in_shape=(n_in,), out_shape=(n_cls,),
             fan_in=n_in, n_weights=n_in * n_cls, out_channels=n_cls, n_neurons=n_cls,
-            weight_bits=wbits[i], membrane_bits=accumulator_bits(wbits[i], n_in, T),
+            weight_bits=wbits[i], membrane_bits=acc,
             spiking=False, input_is_spike=i > 0, parallelism=par[i], pool_after=None,
             kernel_size=1, padding=0, timesteps=T, has_membrane_state=profile.has_membrane_state,
             weight_sets=sets, weight_storage_bits=stored, weight_read_bits=read,
@@ -178,8 +182,9 @@ def build_network(candidate: Candidate) -> nx.DiGraph:
       then flatten -> Linear(flat, classes).
     No layer has a bias. Layer 0 sees the static input (MACs) or, for input_kind "events", binary
     events (ACs, like the later layers, which see spikes).
-    The readout accumulates over T and never fires. Graph attributes: family, timesteps,
-    quantizer. Weight-layer node attributes are the LayerSpec fields.
+    The readout accumulates over T and never fires; after an average-pooling conv block it reads
+    the template's pooled sums 0..4, so its accumulator is AVG_POOL_SUM_BITS - 1 = 2 bits wider.
+    Graph attributes: family, timesteps, quantizer. Weight-layer node attributes are the LayerSpec fields.
     """
     specs = layer_specs(candidate)
     g = nx.DiGraph(family=candidate.family, timesteps=candidate.timesteps, quantizer=candidate.quantizer)

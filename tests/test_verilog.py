@@ -1,11 +1,17 @@
-"""The exported Verilog equals the integer reference simulation bit for bit (iverilog + vvp)."""
+"""The exported Verilog equals the integer reference simulation bit for bit (iverilog + vvp).
+
+Matrix (networks built with the project's own builder, weights scaled so every layer fires,
+16 samples each): MLP static and events, conv static and events (3x3, max and avg pooling,
+even and odd map sizes), ternary (twn) and sigmoid MLPs on static and event input: identical
+spikes per layer and timestep, logits and predicted class (argmax in hardware).
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from cost_models.fpga import SCALE_CODE_BITS, timestep_acc_bits, weight_memory_depth
+from cost_models.fpga import SCALE_CODE_BITS, layer_counts, timestep_acc_bits, weight_memory_depth
 from cost_models.network import layer_specs
 from dse.errors import UserError
 from dse.hardware.synthetic import random_input_codes, random_integer_network
@@ -40,7 +46,240 @@ def _assert_bit_exact(net, codes, tmp_path):
     sums = ref.logits.astype(object) // np.maximum(net.layers[-1].multiplier.astype(object), 1)
     nonzero = net.layers[-1].multiplier > 0
     assert np.array_equal(sums[:, nonzero], run.readout_sums[:, nonzero])
+    assert np.array_equal(ref.predictions, run.predictions), "the hardware argmax differs"
     return run
+
+
+def _firing_model(cand, gains, seed=0):
+    """The builder's model with hidden weights scaled by `gains` (an untrained init this small
+    rarely reaches threshold); the readout keeps its init."""
+    import torch
+
+    from dse.training.model import build_model
+
+    torch.manual_seed(seed)
+    model = build_model(cand)
+    with torch.no_grad():
+        for layer, gain in zip(model.weight_layers[:-1], gains):
+            layer.weight.mul_(gain)
+    return model
+
+
+def _inputs(cand, batch=16, seed=0, density=0.3):
+    """Static: digits-like codes 0..16 [B, C, H, W]; events: 0/1 frames [T, B, C, H, W]."""
+    rng = np.random.default_rng(seed)
+    if cand.input_kind == "events":
+        return (rng.random((cand.timesteps, batch, *cand.input_shape)) < density).astype(np.int64)
+    codes = rng.integers(0, 17, size=(batch, *cand.input_shape))
+    codes[rng.random(codes.shape) < 0.4] = 0
+    return codes.astype(np.int64)
+
+
+def _assert_builder_net_bit_exact(cand, gains, tmp_path, min_rate=0.01):
+    from dse.export.integer_network import integer_network
+
+    net = integer_network(_firing_model(cand, gains), 1.0 if cand.input_kind == "events" else 0.25, "auto")
+    codes = _inputs(cand)
+    ref = simulate(net, codes)
+    for i, spikes in enumerate(ref.spikes):  # every layer fires: a silent layer would test nothing
+        assert spikes.mean() >= min_rate, f"layer{i} fires at {spikes.mean():.4f}: the test network is too quiet"
+    design = verilog_design(net)
+    run = simulate_verilog(design, codes, net.timesteps, workdir=tmp_path)
+    for layer, (a, b) in enumerate(zip(ref.spikes, run.spikes)):
+        assert np.array_equal(a.reshape(b.shape), b), f"spikes of layer {layer} differ"
+    assert np.array_equal(ref.logits.astype(object), run.logits)
+    assert np.array_equal(ref.predictions, run.predictions), "the hardware argmax differs"
+    assert (run.cycles > 0).all()
+    return net, design, run
+
+
+# (candidate, per-layer weight gains): every case 16 samples, T = 2..4
+BUILDER_CASES = {
+    "mlp-static-uniform": (Candidate("mlp", (24, 12), (4, 2, 4), (8, 6), 3, parallelism=(4, 3, 2),
+                                     input_shape=(1, 8, 8), num_classes=10), (3.0, 6.0)),
+    "mlp-events-uniform": (Candidate("mlp", (16,), (4, 1), (6,), 3, parallelism=(4, 3), input_shape=(2, 4, 4),
+                                     num_classes=5, input_kind="events"), (8.0,)),
+    "conv-static-uniform-avg-max": (Candidate("conv", (4, 6), (4, 2, 4), (8, 6), 2, pooling=("avg", "max"),
+                                              parallelism=(2, 4, 3), input_shape=(1, 8, 8), num_classes=5),
+                                    (6.0, 32.0)),
+    "conv-static-uniform-1bit-nopool": (Candidate("conv", (3,), (1, 1), (5,), 2, pooling=("none",),
+                                                  parallelism=(2, 2), input_shape=(1, 6, 6), num_classes=4),
+                                        (4.0,)),
+    "conv-events-uniform-max-avg-odd": (Candidate("conv", (4, 5), (3, 4, 4), (8, 6), 2, pooling=("max", "avg"),
+                                                  parallelism=(3, 2, 2), input_shape=(2, 7, 7), num_classes=5,
+                                                  input_kind="events"), (12.0, 60.0)),
+    "mlp-static-ternary": (Candidate("mlp", (16,), (2, 2), (6,), 3, quantizer="ternary", parallelism=(4, 2),
+                                     input_shape=(1, 8, 8), num_classes=6), (2.0,)),
+    "mlp-static-sigmoid": (Candidate("mlp", (16,), (2, 4), (8,), 3, quantizer="sigmoid", parallelism=(2, 3),
+                                     input_shape=(1, 8, 8), num_classes=6), (2.0,)),
+    "mlp-events-ternary": (Candidate("mlp", (16,), (2, 2), (6,), 3, quantizer="ternary", parallelism=(4, 2),
+                                     input_shape=(2, 4, 4), num_classes=4, input_kind="events"), (6.0,)),
+    "mlp-events-sigmoid": (Candidate("mlp", (16,), (2, 4), (8,), 3, quantizer="sigmoid", parallelism=(2, 3),
+                                     input_shape=(2, 4, 4), num_classes=4, input_kind="events"), (6.0,)),
+}
+
+
+@pytest.mark.iverilog
+@pytest.mark.parametrize("case", list(BUILDER_CASES))
+def test_builder_networks_are_bit_exact_in_iverilog(case, tmp_path):
+    """Spikes per layer and timestep, logits and the predicted class equal dse/export/integer_sim.py."""
+    require_tool("iverilog", "vvp")
+    pytest.importorskip("torch")
+    cand, gains = BUILDER_CASES[case]
+    net, design, run = _assert_builder_net_bit_exact(cand, gains, tmp_path)
+    print(f"{case}: cycles per inference {int(run.cycles.min())}..{int(run.cycles.max())}")
+
+
+@pytest.mark.iverilog
+def test_event_stream_back_pressure_does_not_change_the_result(tmp_path):
+    """Valid gaps on 0 %, 30 % and 70 % of cycles (ready low whenever the design computes): same spikes."""
+    require_tool("iverilog", "vvp")
+    pytest.importorskip("torch")
+    from dse.export.integer_network import integer_network
+
+    cand, gains = BUILDER_CASES["mlp-events-uniform"]
+    net = integer_network(_firing_model(cand, gains), 1.0, "auto")
+    codes = _inputs(cand, batch=8, seed=3)
+    ref = simulate(net, codes)
+    runs = [simulate_verilog(verilog_design(net), codes, net.timesteps, workdir=tmp_path, gap_percent=gap, seed=7)
+            for gap in (0, 30, 70)]
+    for run in runs:
+        assert np.array_equal(ref.spikes[0].reshape(run.spikes[0].shape), run.spikes[0])
+        assert np.array_equal(ref.predictions, run.predictions)
+    assert runs[0].cycles.sum() < runs[2].cycles.sum()  # the gaps cost cycles, nothing else
+
+
+@pytest.mark.iverilog
+def test_argmax_ties_go_to_the_lowest_class(tmp_path):
+    """Classes 1 and 3 get the same readout row: equal logits, the hardware picks class 1 (as the reference)."""
+    require_tool("iverilog", "vvp")
+    pytest.importorskip("torch")
+    import torch
+
+    from dse.export.integer_network import integer_network
+
+    cand = Candidate("mlp", (12,), (4, 4), (6,), 2, parallelism=(4, 2), input_shape=(1, 4, 4), num_classes=4)
+    model = _firing_model(cand, (3.0,))
+    with torch.no_grad():
+        w = model.weight_layers[-1].weight
+        w[1] = w[1].abs() + 1.0
+        w[3] = w[1]
+        w[0] = -w[1]
+        w[2] = -w[1]
+    net = integer_network(model, 0.25, "auto")
+    codes = _inputs(cand, batch=8, seed=1)
+    ref = simulate(net, codes)
+    tied = [i for i, row in enumerate(ref.logits) if row[1] == row[3] and row[1] > 0]
+    assert tied, "no sample with tied positive logits"
+    run = simulate_verilog(verilog_design(net), codes.reshape(8, -1), net.timesteps, workdir=tmp_path)
+    assert all(run.predictions[i] == 1 == ref.predictions[i] for i in tied)
+    assert np.array_equal(ref.logits.astype(object), run.logits)
+
+
+def _memory_table(cand, net):
+    """(layer, role) -> (kind, depth, width) of the design and of cost_models.fpga.layer_counts."""
+    design = verilog_design(net)
+    mine = {(m.layer, m.role): (m.kind, m.depth, m.width) for m in design.memories}
+    assert len(mine) == len(design.memories), "two declared memories share a (layer, role)"
+    booked = {(spec.name, role): (mem.kind, mem.depth, mem.width)
+              for spec in layer_specs(cand) for role, mem in layer_counts(spec).memories.items() if mem.kind != "none"}
+    return mine, booked
+
+
+# memory-only designs (built, not simulated) beside BUILDER_CASES: P dividing the channels or not,
+# every pooling before a conv and before the readout, event frames of other beat counts, memories
+# deep enough for BRAM18 (conv membranes, output maps, the event list, the frame)
+MEMORY_CASES = {
+    "mlp-static-bram-weights": Candidate("mlp", (12,), (6, 4), (8,), 2, parallelism=(1, 1), input_shape=(1, 4, 4),
+                                         num_classes=3),  # tests/test_yosys.py's MLP
+    "mlp-events-p-not-dividing": Candidate("mlp", (10, 6), (4, 4, 4), (6, 6), 2, parallelism=(3, 4, 2),
+                                           input_shape=(1, 5, 5), num_classes=3, input_kind="events"),
+    "mlp-events-bram-event-list": Candidate("mlp", (8,), (4, 4), (8,), 2, parallelism=(2, 2),
+                                            input_shape=(2, 12, 12), num_classes=3, input_kind="events"),
+    "conv-static-max-p-dividing": Candidate("conv", (6,), (6, 4), (8,), 2, pooling=("max",), parallelism=(2, 2),
+                                            input_shape=(1, 8, 8), num_classes=3),  # tests/test_yosys.py's
+    "conv-static-avg-readout": Candidate("conv", (4,), (4, 4), (8,), 2, pooling=("avg",), parallelism=(4, 2),
+                                         input_shape=(1, 8, 8), num_classes=4),
+    "conv-static-none-avg-p-not-dividing": Candidate("conv", (5, 3), (4, 4, 4), (8, 6), 2, pooling=("none", "avg"),
+                                                     parallelism=(2, 2, 3), input_shape=(1, 6, 6), num_classes=4),
+    "conv-static-bram-map": Candidate("conv", (3,), (4, 4), (8,), 2, pooling=("none",), parallelism=(2, 1),
+                                      input_shape=(1, 16, 16), num_classes=3),
+    "conv-events-avg-none-p-dividing": Candidate("conv", (4, 6), (4, 4, 4), (8, 6), 2, pooling=("avg", "none"),
+                                                 parallelism=(2, 3, 5), input_shape=(2, 8, 8), num_classes=5,
+                                                 input_kind="events"),
+    "conv-events-bram-frame": Candidate("conv", (4,), (4, 4), (8,), 2, pooling=("max",), parallelism=(2, 2),
+                                        input_shape=(9, 16, 16), num_classes=3, input_kind="events"),  # 144 beats
+}
+MEMORY_TABLE_CASES = {**{k: v[0] for k, v in BUILDER_CASES.items()}, **MEMORY_CASES}
+
+
+@pytest.mark.parametrize("case", list(MEMORY_TABLE_CASES))
+def test_declared_memories_are_the_cost_models(case):
+    """Every memory a design declares (verilog_params.json "memories": layer, role, depth, width,
+    kind) is booked by cost_models.fpga.layer_counts for the same layer and role with the same
+    depth, width and kind, and nothing is booked that the design lacks: static and event MLPs,
+    conv designs with max, avg and no pooling on static input and event frames, P dividing the
+    channels and not (docs/cost-models.md, FPGA template)."""
+    torch = pytest.importorskip("torch")
+    from cost_models.fpga import bram18_count, lutram_luts
+    from dse.export.integer_network import integer_network
+    from dse.training.model import build_model
+
+    cand = MEMORY_TABLE_CASES[case]
+    torch.manual_seed(0)
+    net = integer_network(build_model(cand), 1.0 if cand.input_kind == "events" else 0.25, "auto")
+    mine, booked = _memory_table(cand, net)
+    for key in sorted(set(mine) | set(booked)):
+        assert mine.get(key) == booked.get(key), (case, key, "declared", mine.get(key), "booked", booked.get(key))
+    specs = layer_specs(cand)
+    roles = {"weights", "scales", "membranes", "inputs"} | ({"spikes"} if len(specs) > 1 else set())
+    assert {k[1] for k in mine} == roles
+    for spec in specs:  # per layer: the BRAM18s and LUTRAM LUTs of the declared memories are the booked ones
+        counts = layer_counts(spec)
+        declared = [v for k, v in mine.items() if k[0] == spec.name]
+        assert counts.bram18 == sum(bram18_count(d, w) for kind, d, w in declared if kind == "bram18"), spec.name
+        assert counts.memory_luts == sum(lutram_luts(d, w) for kind, d, w in declared if kind == "lutram"), spec.name
+
+
+def test_memory_cases_cover_every_kind_of_design():
+    """The matrix above holds what the brief of the memory comparison names: both families, both
+    input kinds, every pooling, P dividing the channels and not, BRAM18 and LUTRAM buffers."""
+    cands = list(MEMORY_TABLE_CASES.values())
+    assert {(c.family, c.input_kind) for c in cands} == {("mlp", "static"), ("mlp", "events"),
+                                                          ("conv", "static"), ("conv", "events")}
+    for kind in ("static", "events"):
+        convs = [c for c in cands if c.family == "conv" and c.input_kind == kind]
+        assert {p for c in convs for p in c.pooling} == {"max", "avg", "none"}
+        widths = [(w, p) for c in convs for w, p in zip(c.widths, c.parallelism)]
+        assert any(w % p == 0 for w, p in widths) and any(w % p for w, p in widths)
+    kinds = {(s.name == "layer0", role, m.kind) for c in cands for s in layer_specs(c)
+             for role, m in layer_counts(s).memories.items()}
+    assert {("spikes", "bram18"), ("spikes", "lutram"), ("inputs", "bram18"), ("membranes", "bram18")} <= \
+        {(r, k) for _, r, k in kinds}
+    frames = [layer_counts(layer_specs(c)[0]).memories["inputs"] for c in cands
+              if c.family == "conv" and c.input_kind == "events"]
+    assert {m.kind for m in frames} == {"bram18", "lutram"}
+
+
+def test_verilog_params_json_lists_the_memories(tmp_path):
+    torch = pytest.importorskip("torch")
+    import json
+
+    from dse.export import ExportContext, export_to
+    from dse.training.model import build_model
+
+    torch.manual_seed(0)
+    cand = BUILDER_CASES["conv-events-uniform-max-avg-odd"][0]
+    ctx = ExportContext(model=build_model(cand), dataset="digits-dvs", source="test", input_step=1.0)
+    export_to(ctx, ["verilog"], tmp_path / "out")
+    params = json.loads((tmp_path / "out/verilog_params.json").read_text())
+    assert params["input_kind"] == "events" and params["event_stream"] == {"beats": 13, "beat_bits": 8, "pixels": 98}
+    assert params["sources"] == ["snn_layer.v", "snn_conv.v", "snn_top.v"]
+    assert (tmp_path / "out/snn_conv.v").is_file()
+    mems = {(m["layer"], m["role"]): m for m in params["memories"]}
+    assert mems[("layer0", "weights")] == {"layer": "layer0", "role": "weights", "name": "u_layer0.wrom",
+                                           "width": 3 * 3, "depth": 2 * 18, "style": "auto", "kind": "lutram"}
+    assert [l["module"] for l in params["layers"]] == ["snn_conv", "snn_conv", "snn_layer"]
 
 
 @pytest.mark.iverilog
@@ -71,6 +310,10 @@ def test_verilog_of_a_real_model_export_equals_the_integer_simulation(tmp_path):
     _assert_bit_exact(net, codes, tmp_path)
 
 
+DESIGN_CANDIDATE = Candidate(family="mlp", widths=(12,), weight_bits=(6, 4), membrane_bits=(8,), timesteps=2,
+                             parallelism=(1, 1), input_shape=(1, 4, 4), num_classes=3)  # tests/test_yosys.py's
+
+
 def test_verilog_parameters_are_the_cost_models_quantities():
     net = random_integer_network((64, 32, 10), (4, 4), (8,), (4, 2))
     cand = Candidate(family="mlp", widths=(32,), weight_bits=(4, 4), membrane_bits=(8,), timesteps=4,
@@ -99,20 +342,42 @@ def test_refuses_what_the_template_cannot_express():
     with pytest.raises(UserError, match=r"layer0: multipliers M_i need \d+ bits.*scale bits 'auto'"):
         verilog_design(net)
     net = random_integer_network((16, 8, 4), (4, 4), (8,), (2, 2))
-    net.layers[0].kind = "conv"
-    with pytest.raises(UserError, match="conv layers are not in the Verilog template; accepted: fully connected"):
+    net.layers[0].kind = "pool"
+    with pytest.raises(UserError, match="layer0: pool layers are not in the Verilog template; accepted: linear, conv"):
+        verilog_design(net)
+    net = random_integer_network((16, 8, 4), (4, 4), (8,), (2, 2))
+    net.layers[0].kind = "conv"  # codes [out, in]: no 3x3 kernel
+    with pytest.raises(UserError, match="layer0: 1x1 convolution; the Verilog template builds 3x3 convolutions"):
         verilog_design(net)
     net = random_integer_network((16, 8, 4), (4, 4), (8,), (2, 2))
     net.layers[0].threshold_lsb = 5
     with pytest.raises(UserError, match="threshold 5 LSBs"):
         verilog_design(net)
     net = random_integer_network((16, 8, 4), (4, 4), (8,), (2, 2))
-    net.input_kind = "events"  # one frame per step: the template's input buffer holds one static input
-    with pytest.raises(UserError, match="events input: .*accepted: networks of static inputs"):
+    net.input_kind = "audio"
+    with pytest.raises(UserError, match="audio input: .*accepted: static, events"):
         verilog_design(net)
 
 
-def test_dse_export_verilog_writes_the_design_and_refuses_conv_leaving_nothing(tmp_path):
+@pytest.mark.parametrize("cand, match", [
+    (Candidate("conv", (4,), (4, 4), (8,), 2, pooling=("none",), kernel_size=5, input_shape=(1, 8, 8),
+               num_classes=3), r"layer0: 5x5 convolution; the Verilog template builds 3x3 convolutions"),
+    (Candidate("conv", (4,), (4, 4), (8,), 2, pooling=("max",), kernel_size=1, input_shape=(1, 8, 8),
+               num_classes=3), r"layer0: 1x1 convolution; the Verilog template builds 3x3"),
+], ids=["kernel5", "kernel1"])
+def test_refuses_conv_kernels_other_than_3x3_in_one_line(cand, match):
+    torch = pytest.importorskip("torch")
+    from dse.export.integer_network import integer_network
+    from dse.training.model import build_model
+
+    torch.manual_seed(0)
+    net = integer_network(build_model(cand), 0.25, "auto")
+    with pytest.raises(UserError, match=match) as err:
+        verilog_design(net)
+    assert "\n" not in str(err.value)
+
+
+def test_dse_export_verilog_writes_the_design_and_refuses_a_5x5_conv_leaving_nothing(tmp_path):
     torch = pytest.importorskip("torch")
     from dse.export import ExportContext, export_to
 
@@ -137,9 +402,37 @@ def test_dse_export_verilog_writes_the_design_and_refuses_conv_leaving_nothing(t
             assert mine == theirs
 
     conv = Candidate(family="conv", widths=(4,), weight_bits=(4, 4), membrane_bits=(8,), timesteps=2,
-                     pooling=("none",), parallelism=(2, 2), input_shape=(1, 4, 4), num_classes=3)
+                     pooling=("none",), parallelism=(2, 2), input_shape=(1, 4, 4), num_classes=3, kernel_size=5)
     ctx = ExportContext(model=build_model(conv), dataset="digits", source="test")
-    with pytest.raises(UserError, match="layer0: conv layers are not in the Verilog template") as err:
+    with pytest.raises(UserError, match="layer0: 5x5 convolution; the Verilog template builds 3x3") as err:
         export_to(ctx, ["verilog"], tmp_path / "conv")
     assert "\n" not in str(err.value)
     assert not (tmp_path / "conv").exists() and not list(tmp_path.glob(".conv*"))
+
+
+@pytest.mark.iverilog
+def test_static_codes_are_unsigned_8_bit_up_to_255(tmp_path):
+    """Layer 0 reads unsigned 8-bit codes (dse/export/integer_network.py STATIC_INPUT_MAX_CODE), with
+    1-bit odd-level weights: the widest accumulator case."""
+    require_tool("iverilog", "vvp")
+    net = random_integer_network((20, 9, 4), (1, 4), (8,), (3, 2), timesteps=3, seed=4, in_step=1 / 64)
+    codes = random_input_codes(20, 8, seed=2, high=255)
+    assert codes.max() > 127
+    _assert_bit_exact(net, codes, tmp_path)
+
+
+def test_refuses_the_added_integer_forms_in_one_line():
+    torch = pytest.importorskip("torch")
+    from dse.export.integer_network import integer_network
+    from dse.training.model import build_model
+
+    torch.manual_seed(0)
+    cand = Candidate("mlp", (8,), (2, 2), (6,), 2, quantizer="ternary", quantizer_options={"algorithm": "ttq"},
+                     input_shape=(1, 4, 4), num_classes=3)
+    try:
+        net = integer_network(build_model(cand), 0.25, "auto")
+    except UserError:
+        pytest.skip("this IntegerNetwork has no TTQ form")
+    with pytest.raises(UserError, match="the Verilog template maps codes x one multiplier") as err:
+        verilog_design(net)
+    assert "\n" not in str(err.value)

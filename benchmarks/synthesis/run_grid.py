@@ -3,8 +3,10 @@
     python benchmarks/synthesis/run_grid.py [--large] [--only NAME ...] [--jobs 1]
 
 Every grid point is a random integer MLP (dse/hardware/synthetic.py, seeded) exported with the
-Verilog template (dse/hardware/verilog_template.py) and synthesized with
-`synth_xilinx -family xc7 -flatten` (no place and route). Writes, in this folder:
+`verilog` export format (dse/export/verilog.py: the template of dse/hardware/verilog_template.py
+plus verilog_params.json) and synthesized with `synth_xilinx -family xc7 -flatten` (no place and
+route), reading the Verilog sources verilog_params.json lists (`sources`, top last). Writes, in
+this folder:
 - grid.csv: per design its parameters, the yosys counts (LUT, FF, BRAM18, DSP, CARRY4, LUTRAM
   LUTs), synthesis seconds, and the cost model's estimate with the default constants;
 - reports/<name>.json (yosys stat -json) and reports/manifest.yaml (for `dse calibrate`);
@@ -25,6 +27,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
@@ -34,7 +37,8 @@ import yaml  # noqa: E402
 from cost_models.report import evaluate  # noqa: E402
 from cost_models.synthesis_reports import parse_yosys_stat  # noqa: E402
 from dse.hardware.synthetic import random_integer_network  # noqa: E402
-from dse.hardware.verilog_template import TOP_MODULE, verilog_design, write_design  # noqa: E402
+from dse.export import verilog as verilog_format  # noqa: E402
+from dse.hardware.verilog_template import TOP_MODULE  # noqa: E402
 from search_spaces.candidate import Candidate  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -42,8 +46,16 @@ REPORTS = HERE / "reports"
 GRID_CSV = HERE / "grid.csv"
 VERSIONS = HERE / "versions.json"
 TIMESTEPS = 4
-YOSYS_SCRIPT = f"read_verilog -defer snn_layer.v {TOP_MODULE}.v; hierarchy -top {TOP_MODULE}; " \
-               f"synth_xilinx -family xc7 -flatten -top {TOP_MODULE}; tee -q -o stat.json stat -json"
+# {sources}: verilog_params.json's "sources" (snn_layer.v [snn_conv.v] snn_top.v)
+YOSYS_SCRIPT = "read_verilog -defer {sources}; " \
+               f"hierarchy -top {TOP_MODULE}; synth_xilinx -family xc7 -flatten -top {TOP_MODULE}; " \
+               "tee -q -o stat.json stat -json"
+
+
+def yosys_script(design_dir: Path) -> str:
+    """The synthesis script for an exported design: its sources from verilog_params.json."""
+    params = json.loads((Path(design_dir) / "verilog_params.json").read_text())
+    return YOSYS_SCRIPT.format(sources=" ".join(params["sources"]))
 
 
 @dataclass(frozen=True)
@@ -105,7 +117,7 @@ def tool_versions() -> dict[str, str]:
         "iverilog": first_line(["iverilog", "-V"]),
         "python": platform.python_version(),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores (shared with other jobs while the grid ran)",
-        "synthesis": YOSYS_SCRIPT,
+        "synthesis": YOSYS_SCRIPT.format(sources="<verilog_params.json sources>"),
     }
 
 
@@ -113,11 +125,11 @@ def synthesize(point: GridPoint) -> tuple[str, float]:
     """Export the point's design, run yosys on it; the stat JSON text and the seconds yosys took."""
     net = random_integer_network(point.sizes, point.weight_bits, point.membrane_bits, point.parallelism,
                                  timesteps=TIMESTEPS, seed=point.seed)
-    design = verilog_design(net)
     with tempfile.TemporaryDirectory() as tmp:
-        write_design(design, tmp)
+        verilog_format.write(SimpleNamespace(integer_net=net), Path(tmp))  # sources + verilog_params.json
+        script = yosys_script(Path(tmp))
         start = time.perf_counter()
-        done = subprocess.run(["yosys", "-q", "-p", YOSYS_SCRIPT], cwd=tmp, capture_output=True, text=True)
+        done = subprocess.run(["yosys", "-q", "-p", script], cwd=tmp, capture_output=True, text=True)
         seconds = time.perf_counter() - start
         if done.returncode != 0:
             raise RuntimeError(f"yosys failed on {point.name}: {done.stderr.strip()[-500:]}")

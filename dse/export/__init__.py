@@ -7,7 +7,11 @@
 | nir    | network.nir + network.nir.json (sidecar)            | nir_format.py  |
 | mem    | layerI_weights.mem / .coe + mem_manifest.json       | mem_format.py  |
 | pt     | model.pt (state dict + candidate, a checkpoint)     | pt_format.py   |
-| verilog | snn_layer.v, snn_top.v, verilog_*.mem, verilog_params.json | verilog.py |
+| verilog | snn_layer.v, snn_conv.v (conv networks), snn_top.v, verilog_*.mem, verilog_params.json | verilog.py |
+
+verilog_params.json lists the Verilog `sources` (top last, what yosys reads), every instance's
+parameters, the event stream's format and every memory the design declares per layer (the ones
+cost_models/fpga.py books: docs/cost-models.md, FPGA template).
 
 export_to(ctx, formats, out, force) writes every format into a temporary folder beside `out` and
 moves the files into place only when all succeeded, so a refused format leaves nothing behind.

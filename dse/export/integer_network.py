@@ -3,8 +3,10 @@
 npz export, .mem/.coe weight memories, the integer reference simulation (dse/integer_sim.py) and
 the Verilog export all read one IntegerNetwork: per weight layer the integer weight codes q, the
 per-output-channel scale s, the multiplier M = round(s * in_step / step * 2^F), the threshold in
-membrane LSBs, the leak shift k (tau = 2^k) and the membrane width. `integer_network(model, ...)`
-builds it from a trained SpikingNet and refuses (UserError, one line) what has no exact integer form.
+membrane LSBs, the leak shift k (tau = 2^k) and the membrane width; the added forms (TTQ's two multipliers,
+TaWQ's per-timestep codes and multipliers, Q-SNN's staircase thresholds, MFP's reset-free integrator) add
+fields with defaults (`weight_form`, `neuron`, ...). `integer_network(model, ...)` builds it from a trained
+SpikingNet and refuses (UserError, one line) what has no exact integer form.
 """
 
 from __future__ import annotations
@@ -26,7 +28,19 @@ ENCODINGS = (TWOS_COMPLEMENT, ODD_LEVELS)
 
 # Quantization step of the network input per data set: digits pixels are k/16 x INPUT_GAIN (4), i.e. k/4.
 INPUT_STEPS = {"digits": 0.25}
-EXPORTABLE_QUANTIZERS = "uniform (any weight bits), ternary with algorithm twn, sigmoid"
+EXPORTABLE_QUANTIZERS = "uniform (any weight bits), ternary (twn, ttq), sigmoid, tawq, qsnn, mfp"
+
+# How a layer's weights enter the integer current I (docs/integer-semantics.md):
+SCALED = "scaled"  # I = M_i sum_j q_ij x_j (codes x one multiplier per output channel)
+SIGN_SCALES = "sign_scales"  # TTQ: I = M_i acc+_i - Mn_i acc-_i (positive codes use M, negative codes Mn)
+PER_TIMESTEP = "per_timestep"  # TaWQ: I(t) = M_ti sum_j q_tij x_j (a code set and multipliers per timestep)
+WEIGHT_FORMS = (SCALED, SIGN_SCALES, PER_TIMESTEP)
+# The neuron of a spiking layer:
+LIF = "lif"  # fixed-point LIF, b-bit membrane, leak shift k, hard reset (FixedPointLIFNode)
+QSNN = "qsnn"  # Q-SNN: membrane state j in [-L, L], staircase of integer thresholds (QSNNLIFNode, frozen alpha)
+MFP = "mfp"  # MFP: reset-free leaky integrator V_t = (2^k - 1) V_{t-1} + 2^(k t) I_t (ParallelResetFreeNeuron)
+NEURONS = (LIF, QSNN, MFP)
+STATIC_INPUT_MAX_CODE = 255  # layer 0 of a static-input net reads 8-bit unsigned codes (search_spaces/candidate.py)
 
 
 @dataclass
@@ -53,6 +67,25 @@ class IntegerLayer:
     in_shape: tuple[int, ...] = ()
     out_shape: tuple[int, ...] = ()
     parallelism: int = 1
+    # ---- added for TTQ, TaWQ, Q-SNN and MFP (defaults = the plain form above) ----
+    weight_form: str = SCALED  # SCALED | SIGN_SCALES | PER_TIMESTEP
+    scale_neg: np.ndarray | None = None  # SIGN_SCALES: float64 [out], a negative code q weighs q * scale_neg
+    multiplier_neg: np.ndarray | None = None  # SIGN_SCALES: int64 [out], Mn = round(scale_neg * in_step / step * 2^F)
+    codes_per_timestep: np.ndarray | None = None  # PER_TIMESTEP: [T, out, ...] codes; `codes` is timestep 0's
+    scale_per_timestep: np.ndarray | None = None  # PER_TIMESTEP: float64 [T, out]; `scale` is timestep 0's
+    multiplier_per_timestep: np.ndarray | None = None  # PER_TIMESTEP: int64 [T, out]; `multiplier` is timestep 0's
+    neuron: str = LIF  # LIF | QSNN | MFP (spiking layers; the readout keeps the default and ignores it)
+    threshold_int: int | None = None  # QSNN: spike iff H >= threshold_int = ceil(v_threshold 2^F)
+    leak_multiplier: int | None = None  # QSNN: Ma = round(alpha / L (1 - 1/tau) 2^F), H = j Ma + I
+    level_thresholds: np.ndarray | None = None  # QSNN: int64 [2L], ascending; next j = -L + #{n: H >= B_n}
+    membrane_alpha: float | None = None  # QSNN: the frozen alpha of the tanh membrane quantizer
+    threshold_per_timestep: np.ndarray | None = None  # MFP: int64 [T], spike_t iff V_t >= ceil(theta 2^(F + k(t+1)))
+    state_bits: int | None = None  # MFP: signed width of V for T steps; QSNN: b (j in [-L, L]); LIF: None (= b)
+
+    @property
+    def standard_form(self) -> bool:
+        """True for the plain form (codes x M, LIF neuron) that consumers without the added forms can map."""
+        return self.weight_form == SCALED and (not self.spiking or self.neuron == LIF)
 
     @property
     def out_channels(self) -> int:
@@ -64,8 +97,18 @@ class IntegerLayer:
 
     @property
     def multiplier_bits(self) -> int:
-        """Signed width that holds every M of the layer."""
-        return int(max(int(m) for m in self.multiplier.tolist()).bit_length() + 1)
+        """Signed width that holds every M of the layer (TTQ: Mn too; TaWQ: every timestep's)."""
+        values = [int(m) for m in self.all_multipliers().tolist()]
+        return int(max(abs(v) for v in values).bit_length() + 1)
+
+    def all_multipliers(self) -> np.ndarray:
+        """Every multiplier the layer uses, flat (M; TTQ: M and Mn; TaWQ: M of every timestep)."""
+        parts = [self.multiplier.reshape(-1)]
+        if self.multiplier_neg is not None:
+            parts.append(self.multiplier_neg.reshape(-1))
+        if self.multiplier_per_timestep is not None:
+            parts.append(self.multiplier_per_timestep.reshape(-1))
+        return np.concatenate(parts)
 
 
 @dataclass
@@ -86,6 +129,20 @@ class IntegerNetwork:
     @property
     def spiking_layers(self) -> list[IntegerLayer]:
         return [layer for layer in self.layers if layer.spiking]
+
+    @property
+    def standard_form(self) -> bool:
+        """True when every layer has the plain form (codes x M, LIF): see IntegerLayer.standard_form."""
+        return all(layer.standard_form for layer in self.layers)
+
+
+def require_standard_form(net: IntegerNetwork, what: str) -> None:
+    """UserError (one line) for a consumer that maps only codes x M with LIF neurons (e.g. a hardware template)."""
+    for layer in net.layers:
+        if not layer.standard_form:
+            form = layer.weight_form if layer.weight_form != SCALED else f"{layer.neuron} neuron"
+            raise UserError(f"{what} maps codes x one multiplier with LIF neurons only; {layer.name} has the "
+                            f"{form} form (docs/integer-semantics.md)")
 
 
 def input_step_of(dataset: str) -> float:
@@ -226,7 +283,7 @@ def _check_exact(model: Any, index: int, q: np.ndarray, scale: np.ndarray) -> No
 
 
 def _neuron_params(model: Any, index: int) -> tuple[int, int]:
-    """Membrane bits and leak shift of spiking layer `index`; refuses neurons without the integer form."""
+    """Membrane bits and leak shift of fixed-point LIF layer `index`; refuses neurons without the integer form."""
     from dse.training.neurons import FixedPointLIFNode
 
     neuron = model.neurons[index]
@@ -245,6 +302,161 @@ def _neuron_params(model: Any, index: int) -> tuple[int, int]:
     return int(neuron.bits), leak_shift_of(float(neuron.tau))
 
 
+# ---------------------------------------------------------------- the added forms
+
+
+@dataclass
+class _Weights:
+    """One weight layer's integer weights in any form (internal to integer_network)."""
+
+    codes: np.ndarray  # [out, ...] (TaWQ: timestep 0)
+    scale: np.ndarray  # [out]
+    bits: int
+    encoding: str
+    form: str = SCALED
+    scale_neg: np.ndarray | None = None
+    codes_per_timestep: np.ndarray | None = None  # [T, out, ...]
+    scale_per_timestep: np.ndarray | None = None  # [T, out]
+
+    def all_scales(self) -> np.ndarray:
+        """Every scale that becomes a multiplier (for the auto F); TaWQ rows without a nonzero code are left out."""
+        if self.form == PER_TIMESTEP:
+            return self.scale_per_timestep.reshape(-1)
+        if self.form == SIGN_SCALES:
+            return np.concatenate([self.scale, self.scale_neg])
+        return self.scale
+
+
+def _layer_weights(model: Any, index: int) -> _Weights:
+    """The integer weights of layer `index`: codes x scale (weight_codes), TTQ's two scales, TaWQ's per timestep."""
+    import torch
+
+    from dse.quantizers.qsnn import QSNNBinaryWeight, QSNNEdgeWeight
+    from dse.quantizers.tawq import TaWQWeightQuantizer
+    from dse.quantizers.ternary import TTQWeightQuantizer
+
+    layer = model.weight_layers[index]
+    quantizer = layer.quantizer
+    weight = layer.weight.detach()
+    out = weight.shape[0]
+    if isinstance(quantizer, TTQWeightQuantizer):
+        quantizer._init_scales(weight)  # what its first forward does (W_p = W_n = TWN alpha)
+        pos, neg = quantizer.masks(weight)
+        q = (pos - neg).cpu().numpy().astype(np.int64)
+        w_p = np.full(out, float(quantizer.w_p.detach().double()), dtype=np.float64)
+        w_n = np.full(out, float(quantizer.w_n.detach().double()), dtype=np.float64)
+        _check_exact_values(model, index, np.where(q > 0, q * w_p.reshape(-1, *[1] * (q.ndim - 1)),
+                                                   q * w_n.reshape(-1, *[1] * (q.ndim - 1))))
+        return _Weights(q.astype(np.int8), w_p, 2, TWOS_COMPLEMENT, SIGN_SCALES, scale_neg=w_n)
+    if isinstance(quantizer, TaWQWeightQuantizer):
+        s, scale = quantizer.codes(weight)
+        q = s.cpu().numpy().astype(np.int64)  # [T, out, ...]
+        scale = scale.to(torch.float64).reshape(q.shape[0], out).cpu().numpy()
+        # a channel without a nonzero code at a timestep contributes nothing: its scale (1 / 1e-6) is dropped
+        empty = ~np.any(q.reshape(q.shape[0], out, -1) != 0, axis=2)
+        scale = np.where(empty, 0.0, scale)
+        _check_exact_values(model, index, q * scale.reshape(*scale.shape, *[1] * (q.ndim - 2)))
+        return _Weights(q[0].astype(np.int8), scale[0].copy(), 2, TWOS_COMPLEMENT, PER_TIMESTEP,
+                        codes_per_timestep=q.astype(np.int8), scale_per_timestep=scale)
+    if isinstance(quantizer, QSNNBinaryWeight):
+        c, s = quantizer.codes(weight)
+        q = c.cpu().numpy().astype(np.int64)
+        scale = s.to(torch.float64).reshape(out).cpu().numpy()
+        _check_exact(model, index, q, scale)
+        return _Weights(q.astype(np.int8), scale, 1, ODD_LEVELS)
+    if isinstance(quantizer, QSNNEdgeWeight):
+        c, s = quantizer.codes(weight)
+        q = c.cpu().numpy().astype(np.int64)
+        scale = np.full(out, float(s.double()), dtype=np.float64)
+        _check_exact(model, index, q, scale)
+        return _Weights(q.astype(smallest_int_dtype(q)), scale, 8, TWOS_COMPLEMENT)
+    codes, scale, bits, encoding = weight_codes(model, index)
+    return _Weights(codes, scale, bits, encoding)
+
+
+def _check_exact_values(model: Any, index: int, expected: np.ndarray) -> None:
+    """The model's own (eval) forward weights must equal `expected` to float rounding."""
+    import torch
+
+    layer = model.weight_layers[index]
+    was_training = layer.training
+    layer.eval()
+    try:
+        with torch.no_grad():
+            used = layer.quantized_weight().detach().cpu().double().numpy()
+    finally:
+        layer.train(was_training)
+    tol = 1e-6 * max(float(np.abs(expected).max(initial=0.0)), 1e-30)
+    if used.shape != expected.shape or not np.allclose(used, expected, rtol=1e-6, atol=tol):
+        raise UserError(f"layer{index}: the model's weights are not its integer codes x scales; cannot export it in integer form")
+
+
+def qsnn_level_thresholds(alpha: float, bits: int, scale_bits: int) -> np.ndarray:
+    """B_n, n = -L+1 .. L (L = 2^(b-1) - 1): the smallest integer H (value H / 2^F) whose quantized tanh level is >= n.
+
+    Level(h) = round(clamp(tanh(h) / alpha, -1, 1) L) >= n  <=>  tanh(h) > alpha (n - 1/2) / L  <=>  h > atanh(that),
+    strictly: tanh of a nonzero rational is irrational, so no H / 2^F lies on a boundary (no rounding tie).
+    B_n = floor(atanh(alpha (n - 1/2) / L) 2^F) + 1, evaluated with mpmath at F + 96 bits.
+    """
+    import mpmath
+
+    levels = 2 ** (bits - 1) - 1
+    a = Fraction(alpha)
+    out = []
+    with mpmath.workprec(scale_bits + 128):
+        scale = mpmath.mpf(2) ** scale_bits
+        for n in range(-levels + 1, levels + 1):
+            c = a * (2 * n - 1) / (2 * levels)
+            arg = mpmath.mpf(c.numerator) / c.denominator
+            out.append(int(mpmath.floor(mpmath.atanh(arg) * scale)) + 1)
+    return np.array(out, dtype=np.int64)
+
+
+def mfp_state_bits(max_current: int, leak_shift: int, timesteps: int) -> int:
+    """Signed width of V_t = sum_{i<=t} (2^k - 1)^(t-i) 2^(k i) I_i for t < T with |I| <= max_current:
+    |V_t| <= max_current (2^(k(t+1)) - (2^k - 1)^(t+1)) < max_current 2^(k T), so bitlen(max_current) + k T + 1."""
+    return int(max_current).bit_length() + leak_shift * timesteps + 1
+
+
+def _neuron_fields(model: Any, index: int, candidate: Any) -> dict[str, Any]:
+    """Neuron kind, membrane parameters and the unit `step` of H for spiking layer `index` (M = s in_step / step 2^F)."""
+    from dse.quantizers.mfp import ParallelResetFreeNeuron
+    from dse.quantizers.qsnn import QSNNLIFNode
+
+    neuron = model.neurons[index]
+    name = f"layer{index}"
+    if isinstance(neuron, QSNNLIFNode):
+        if neuron.bits is None:
+            raise UserError(f"{name} has a full-precision (fp) membrane: no integer form; accepted: membrane bits 2..16")
+        if float(neuron.v_reset) != 0.0 or neuron.decay_input:
+            raise UserError(f"{name}: the Q-SNN neuron has the integer form with hard reset to 0 and no input decay only")
+        alpha = float(neuron.alpha.detach().double())
+        if not 0.0 < alpha <= 1.0:
+            raise UserError(f"{name}: the Q-SNN membrane scale alpha {alpha:g} is not in (0, 1]")
+        bits = int(neuron.bits)
+        return {"neuron": QSNN, "membrane_bits": bits, "state_bits": bits, "membrane_alpha": alpha,
+                "membrane_step": alpha / (2 ** (bits - 1) - 1), "step": 1.0, "tau": float(neuron.tau)}
+    if isinstance(neuron, ParallelResetFreeNeuron):
+        return {"neuron": MFP, "leak_shift": leak_shift_of(float(neuron.tau)), "step": 1.0}
+    bits, k = _neuron_params(model, index)
+    step = float(candidate.v_threshold) / 2 ** (bits - 2)
+    return {"neuron": LIF, "membrane_bits": bits, "threshold_lsb": 2 ** (bits - 2), "leak_shift": k,
+            "membrane_step": step, "step": step}
+
+
+def _multipliers(scales: np.ndarray, in_step: float, step: float, f: int, name: str) -> np.ndarray:
+    m = np.array([multiplier(float(s), in_step, step, f) for s in np.asarray(scales).reshape(-1)], dtype=object)
+    if m.size and max(abs(int(v)) for v in m) >= 2**63:
+        raise UserError(f"{name}: multipliers overflow int64 at scale bits {f}; choose fewer --scale-bits")
+    return m.astype(np.int64).reshape(np.asarray(scales).shape)
+
+
+def _auto_f(scales: np.ndarray, in_step: float, step: float) -> int:
+    nonzero = np.asarray(scales, dtype=np.float64).reshape(-1)
+    nonzero = nonzero[nonzero != 0]
+    return auto_scale_bits(nonzero, in_step, step) if nonzero.size else MAX_SCALE_BITS
+
+
 def integer_network(model: Any, in_step: float, scale_bits: int | str = "auto") -> IntegerNetwork:
     """The integer form of a trained SpikingNet whose input LSB is `in_step`.
 
@@ -257,29 +469,71 @@ def integer_network(model: Any, in_step: float, scale_bits: int | str = "auto") 
     specs = layer_specs(candidate)
     if isinstance(scale_bits, str) and scale_bits != "auto":
         scale_bits = parse_scale_bits(scale_bits)
+    timesteps = int(candidate.timesteps)
+    events = getattr(candidate, "input_kind", "static") == "events"
     layers: list[IntegerLayer] = []
     step_in = float(in_step)
+    max_in = 1 if events else STATIC_INPUT_MAX_CODE  # largest |input code| of the layer (for MFP's state width)
     for i, spec in enumerate(specs):
-        if spec.spiking:
-            mbits, k = _neuron_params(model, i)
-            step = float(candidate.v_threshold) / 2 ** (mbits - 2)
+        neuron = _neuron_fields(model, i, candidate) if spec.spiking else {"step": 1.0}
+        step = neuron.pop("step")
+        tau = neuron.pop("tau", None)
+        w = _layer_weights(model, i)
+        leak_value = None
+        if neuron.get("neuron") == QSNN:
+            leak_value = Fraction(neuron["membrane_alpha"]) / (2 ** (neuron["membrane_bits"] - 1) - 1) \
+                * (1 - 1 / Fraction(tau))
+        if scale_bits == "auto":
+            f = _auto_f(w.all_scales(), step_in, step)
+            if leak_value is not None and leak_value != 0:
+                limit = 2 ** (MULTIPLIER_BITS - 1) - 1
+                f_leak = MAX_SCALE_BITS
+                while f_leak > 0 and round(leak_value * 2**f_leak) > limit:
+                    f_leak -= 1
+                f = min(f, f_leak)
         else:
-            mbits, k, step = None, None, 1.0
-        codes, scale, bits, encoding = weight_codes(model, i)
-        f = auto_scale_bits(scale, step_in, step) if scale_bits == "auto" else int(scale_bits)
-        m = np.array([multiplier(float(s), step_in, step, f) for s in scale], dtype=object)
-        if max(abs(int(v)) for v in m) >= 2**63:
-            raise UserError(f"layer{i}: multipliers overflow int64 at scale bits {f}; choose fewer --scale-bits")
+            f = int(scale_bits)
+        fields: dict[str, Any] = {"weight_form": w.form}
+        if w.form == PER_TIMESTEP:
+            m_t = _multipliers(w.scale_per_timestep, step_in, step, f, f"layer{i}")
+            fields.update(codes_per_timestep=w.codes_per_timestep, scale_per_timestep=w.scale_per_timestep,
+                          multiplier_per_timestep=m_t)
+            m = m_t[0].copy()
+        else:
+            m = _multipliers(w.scale, step_in, step, f, f"layer{i}")
+        if w.form == SIGN_SCALES:
+            fields.update(scale_neg=w.scale_neg, multiplier_neg=_multipliers(w.scale_neg, step_in, step, f, f"layer{i}"))
+        if spec.spiking:
+            fields.update(neuron)
+            theta = Fraction(float(candidate.v_threshold))
+            if neuron["neuron"] == QSNN:
+                fields.update(
+                    threshold_int=math.ceil(theta * 2**f), leak_multiplier=round(leak_value * 2**f),
+                    level_thresholds=qsnn_level_thresholds(neuron["membrane_alpha"], neuron["membrane_bits"], f),
+                )
+            elif neuron["neuron"] == MFP:
+                k = neuron["leak_shift"]
+                thresholds = [math.ceil(theta * 2 ** (f + k * (t + 1))) for t in range(timesteps)]
+                if max(thresholds) >= 2**63:
+                    raise UserError(f"layer{i}: MFP thresholds overflow int64 at scale bits {f} and T {timesteps}; "
+                                    "choose fewer --scale-bits")
+                codes_all = w.codes_per_timestep if w.codes_per_timestep is not None else w.codes[None]
+                max_abs_m = max(abs(int(v)) for v in m.reshape(-1).tolist() + (
+                    fields["multiplier_neg"].tolist() if "multiplier_neg" in fields else []))
+                max_current = int(np.prod(w.codes.shape[1:])) * int(np.abs(codes_all.astype(np.int64)).max(initial=0)) \
+                    * max_in * max_abs_m
+                fields.update(threshold_per_timestep=np.array(thresholds, dtype=np.int64),
+                              state_bits=mfp_state_bits(max_current, k, timesteps))
         layers.append(IntegerLayer(
-            name=spec.name, kind=spec.kind, codes=codes, weight_bits=bits, weight_encoding=encoding,
-            scale=scale, in_step=step_in, scale_bits=f, multiplier=m.astype(np.int64), spiking=spec.spiking,
-            membrane_bits=mbits, threshold_lsb=None if mbits is None else 2 ** (mbits - 2), leak_shift=k,
-            membrane_step=None if mbits is None else step, kernel_size=spec.kernel_size, padding=spec.padding,
+            name=spec.name, kind=spec.kind, codes=w.codes, weight_bits=w.bits, weight_encoding=w.encoding,
+            scale=w.scale, in_step=step_in, scale_bits=f, multiplier=m.astype(np.int64), spiking=spec.spiking,
+            kernel_size=spec.kernel_size, padding=spec.padding,
             pool_after=spec.pool_after, in_shape=tuple(spec.in_shape), out_shape=tuple(spec.out_shape),
-            parallelism=spec.parallelism,
+            parallelism=spec.parallelism, **fields,
         ))
         if spec.spiking:
             step_in = 0.25 if spec.pool_after == "avg" else 1.0
+            max_in = 4 if spec.pool_after == "avg" else 1
     return IntegerNetwork(
         layers=layers, timesteps=candidate.timesteps, input_shape=tuple(candidate.input_shape),
         input_step=float(in_step), num_classes=candidate.num_classes, family=candidate.family,

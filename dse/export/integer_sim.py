@@ -18,7 +18,9 @@ from typing import Any
 import numpy as np
 
 from dse.errors import UserError
-from dse.export.integer_network import IntegerLayer, IntegerNetwork
+from dse.export.integer_network import (
+    LIF, MFP, PER_TIMESTEP, QSNN, SCALED, SIGN_SCALES, IntegerLayer, IntegerNetwork,
+)
 
 INT64_SAFE = 2**62  # products and sums below this bound cannot overflow int64
 
@@ -30,6 +32,10 @@ class SimResult:
     spikes: list[np.ndarray]
     logits: np.ndarray
     predictions: np.ndarray
+    # with simulate(..., record_ties=True): per spiking layer [T, B, ...] bool, where the exact value sat on a
+    # boundary: LIF: H / 2^(F+k) exactly halfway (round half to even decided); Q-SNN: H == Theta; MFP: V_t == Theta_t.
+    # A float model can resolve these the other way by a residue of its own rounding (docs/integer-semantics.md).
+    ties: list[np.ndarray] | None = None
 
 
 def input_codes(x: Any, in_step: float) -> np.ndarray:
@@ -57,9 +63,11 @@ def weight_values(layer: IntegerLayer) -> np.ndarray:
     return layer.codes.astype(np.int64)
 
 
-def accumulate(layer: IntegerLayer, x: np.ndarray) -> np.ndarray:
-    """acc = sum_j q_ij x_j: [B, fan_in] -> [B, out] (linear) or [B, C, H, W] -> [B, O, H', W'] (conv)."""
-    q = weight_values(layer)
+def accumulate(layer: IntegerLayer, x: np.ndarray, codes: np.ndarray | None = None) -> np.ndarray:
+    """acc = sum_j q_ij x_j: [B, fan_in] -> [B, out] (linear) or [B, C, H, W] -> [B, O, H', W'] (conv).
+
+    `codes` overrides the layer's codes (TTQ's positive / negative parts, TaWQ's codes of one timestep)."""
+    q = weight_values(layer) if codes is None else codes.astype(np.int64)
     if layer.kind == "linear":
         return x.reshape(x.shape[0], -1) @ q.T
     k, p = layer.kernel_size, layer.padding
@@ -81,15 +89,45 @@ def pool(spikes: np.ndarray, mode: str | None) -> np.ndarray:
     raise ValueError(f"unknown pooling {mode!r}")
 
 
+def _all_codes(layer: IntegerLayer) -> np.ndarray:
+    return layer.codes if layer.codes_per_timestep is None else layer.codes_per_timestep
+
+
+def max_current(layer: IntegerLayer, max_abs_input: int) -> int:
+    """Bound on |I| = |sum_j q_ij x_j M_i| (any weight form) for inputs |x| <= max_abs_input."""
+    max_acc = layer.fan_in * int(np.abs(_all_codes(layer).astype(np.int64)).max(initial=0)) * max(max_abs_input, 1)
+    return max_acc * int(np.abs(layer.all_multipliers().astype(object)).max(initial=0))
+
+
 def product_dtype(layer: IntegerLayer, max_abs_input: int, extra: int = 0) -> type | str:
     """int64 when |acc x M| + |membrane term| provably stays below 2^62, else Python ints (object)."""
-    max_acc = layer.fan_in * int(np.abs(weight_values(layer)).max(initial=0)) * max(max_abs_input, 1)
-    bound = max_acc * int(np.abs(layer.multiplier).max(initial=0)) + extra
-    return np.int64 if bound < INT64_SAFE else object
+    return np.int64 if max_current(layer, max_abs_input) + extra < INT64_SAFE else object
+
+
+def _column(values: np.ndarray, ndim: int, dtype: Any) -> np.ndarray:
+    return values.astype(dtype).reshape(-1, *([1] * (ndim - 2)))
+
+
+def current(layer: IntegerLayer, x: np.ndarray, t: int, dtype: Any) -> np.ndarray:
+    """I(t) of every output channel in the layer's H units: M_i acc_i (scaled), M_i acc+_i - Mn_i acc-_i (TTQ),
+    M_ti sum_j q_tij x_j (TaWQ)."""
+    if layer.weight_form == SIGN_SCALES:
+        q = weight_values(layer)
+        pos = accumulate(layer, x, np.maximum(q, 0))
+        neg = accumulate(layer, x, np.maximum(-q, 0))
+        return (pos.astype(dtype) * _column(layer.multiplier, pos.ndim, dtype)
+                - neg.astype(dtype) * _column(layer.multiplier_neg, neg.ndim, dtype))
+    if layer.weight_form == PER_TIMESTEP:
+        acc = accumulate(layer, x, layer.codes_per_timestep[t])
+        return acc.astype(dtype) * _column(layer.multiplier_per_timestep[t], acc.ndim, dtype)
+    if layer.weight_form != SCALED:
+        raise UserError(f"{layer.name}: unknown weight form {layer.weight_form!r}")
+    acc = accumulate(layer, x)
+    return acc.astype(dtype) * _column(layer.multiplier, acc.ndim, dtype)
 
 
 class _SpikingState:
-    """The membrane of one spiking layer and its constant parts."""
+    """The membrane of one fixed-point LIF layer and its constant parts."""
 
     def __init__(self, layer: IntegerLayer, batch: int) -> None:
         if layer.membrane_bits is None or layer.leak_shift is None or layer.threshold_lsb is None:
@@ -101,10 +139,17 @@ class _SpikingState:
         self.shift = layer.scale_bits + layer.leak_shift
         self.m = np.zeros((batch, *layer.out_shape), dtype=np.int64)
 
-    def step(self, acc: np.ndarray, dtype: Any) -> np.ndarray:
+    def extra(self) -> int:
+        """Bound on |membrane term| in H."""
+        return 2 ** (self.layer.membrane_bits - 1) * self.keep
+
+    def step(self, current_: np.ndarray, t: int, dtype: Any) -> np.ndarray:
         layer = self.layer
-        mult = layer.multiplier.astype(dtype).reshape(-1, *([1] * (acc.ndim - 2)))
-        big_h = self.m.astype(dtype) * self.keep + acc.astype(dtype) * mult
+        big_h = self.m.astype(dtype) * self.keep + current_.astype(dtype)
+        if self.shift > 0:
+            self.tie = (big_h % (1 << self.shift)) == (1 << (self.shift - 1))
+        else:
+            self.tie = np.zeros(big_h.shape, dtype=bool)
         h = round_half_even_shift(big_h, self.shift)
         h = np.clip(h, self.lo, self.hi).astype(np.int64)
         spike = h >= layer.threshold_lsb
@@ -112,9 +157,70 @@ class _SpikingState:
         return spike.astype(np.uint8)
 
 
-def simulate(net: IntegerNetwork, codes: np.ndarray) -> SimResult:
+class _QSNNState:
+    """Q-SNN membrane: state j in [-L, L]; H = j Ma + I; spike iff H >= Theta; else j = -L + #{n: H >= B_n}."""
+
+    def __init__(self, layer: IntegerLayer, batch: int) -> None:
+        if layer.membrane_bits is None or layer.leak_multiplier is None or layer.threshold_int is None \
+                or layer.level_thresholds is None:
+            raise UserError(f"{layer.name}: a Q-SNN layer needs membrane bits, leak multiplier and thresholds")
+        self.layer = layer
+        self.levels = 2 ** (layer.membrane_bits - 1) - 1
+        if layer.level_thresholds.shape != (2 * self.levels,):
+            raise UserError(f"{layer.name}: a Q-SNN layer needs {2 * self.levels} level thresholds")
+        self.j = np.zeros((batch, *layer.out_shape), dtype=np.int64)
+
+    def extra(self) -> int:
+        return self.levels * abs(int(self.layer.leak_multiplier))
+
+    def step(self, current_: np.ndarray, t: int, dtype: Any) -> np.ndarray:
+        layer = self.layer
+        big_h = self.j.astype(dtype) * int(layer.leak_multiplier) + current_.astype(dtype)
+        spike = big_h >= int(layer.threshold_int)
+        self.tie = big_h == int(layer.threshold_int)
+        thresholds = layer.level_thresholds.astype(dtype)
+        level = np.searchsorted(thresholds, big_h.reshape(-1), side="right").reshape(big_h.shape) - self.levels
+        self.j = np.where(spike, 0, level).astype(np.int64)
+        return spike.astype(np.uint8)
+
+
+class _MFPState:
+    """MFP reset-free integrator: V_t = (2^k - 1) V_{t-1} + 2^(k t) I_t (V_t = 2^(k(t+1)) U_t in H units);
+    spike_t iff V_t >= Theta_t."""
+
+    def __init__(self, layer: IntegerLayer, batch: int, timesteps: int) -> None:
+        if layer.leak_shift is None or layer.threshold_per_timestep is None:
+            raise UserError(f"{layer.name}: an MFP layer needs a leak shift and thresholds per timestep")
+        if len(layer.threshold_per_timestep) < timesteps:
+            raise UserError(f"{layer.name}: an MFP layer needs {timesteps} thresholds, one per timestep")
+        self.layer = layer
+        self.k = layer.leak_shift
+        self.v = np.zeros((batch, *layer.out_shape), dtype=object)  # grows by k bits a step: Python ints
+
+    def extra(self) -> int:
+        return 0
+
+    def step(self, current_: np.ndarray, t: int, dtype: Any) -> np.ndarray:
+        self.v = self.v * ((1 << self.k) - 1) + current_.astype(object) * (1 << (self.k * t))
+        spike = self.v >= int(self.layer.threshold_per_timestep[t])
+        self.tie = self.v == int(self.layer.threshold_per_timestep[t])
+        return spike.astype(np.uint8)
+
+
+def _state(layer: IntegerLayer, batch: int, timesteps: int) -> Any:
+    if layer.neuron == LIF:
+        return _SpikingState(layer, batch)
+    if layer.neuron == QSNN:
+        return _QSNNState(layer, batch)
+    if layer.neuron == MFP:
+        return _MFPState(layer, batch, timesteps)
+    raise UserError(f"{layer.name}: unknown neuron {layer.neuron!r}")
+
+
+def simulate(net: IntegerNetwork, codes: np.ndarray, record_ties: bool = False) -> SimResult:
     """Run the integer network for T timesteps on integer input codes: [B, C, H, W] read at every step
-    (static input), or [T, B, C, H, W], one frame per step (event input)."""
+    (static input), or [T, B, C, H, W], one frame per step (event input). record_ties: also return where
+    each spiking layer's exact value sat on a rounding or threshold boundary (SimResult.ties)."""
     codes = np.asarray(codes)
     if not np.issubdtype(codes.dtype, np.integer):
         raise UserError("integer simulation needs integer input codes (see input_codes)")
@@ -127,34 +233,37 @@ def simulate(net: IntegerNetwork, codes: np.ndarray) -> SimResult:
     readout = net.layers[-1]
     if readout.spiking or len(spiking) != len(net.layers) - 1:
         raise UserError("integer simulation expects spiking layers followed by one non-spiking readout")
-    states = [_SpikingState(layer, batch) for layer in spiking]
+    states = [_state(layer, batch, net.timesteps) for layer in spiking]
     max_in = [int(np.abs(codes).max(initial=0))] + [4 if layer.pool_after == "avg" else 1 for layer in spiking]
-    dtypes = [
-        product_dtype(layer, max_in[i], (2 ** (layer.membrane_bits - 1)) * state.keep)
-        for i, (layer, state) in enumerate(zip(spiking, states))
-    ]
+    dtypes = [product_dtype(layer, max_in[i], state.extra()) for i, (layer, state) in enumerate(zip(spiking, states))]
     readout_dtype = product_dtype(readout, max_in[-1] * net.timesteps)
 
-    def layer0_acc(frame: np.ndarray) -> np.ndarray:
-        return accumulate(spiking[0], frame if spiking[0].kind == "conv" else frame.reshape(batch, -1))
+    def layer0_input(frame: np.ndarray) -> np.ndarray:
+        return frame if spiking[0].kind == "conv" else frame.reshape(batch, -1)
 
-    first_acc = None if per_step else layer0_acc(codes)
+    static_current = None
+    if not per_step and spiking[0].weight_form != PER_TIMESTEP:
+        static_current = current(spiking[0], layer0_input(codes), 0, dtypes[0])
     spikes_out: list[list[np.ndarray]] = [[] for _ in spiking]
-    readout_sum = np.zeros((batch, readout.out_channels), dtype=np.int64)
+    ties_out: list[list[np.ndarray]] = [[] for _ in spiking]
+    logits = np.zeros((batch, readout.out_channels), dtype=readout_dtype)
     for t in range(net.timesteps):
         x = None
         for i, (layer, state) in enumerate(zip(spiking, states)):
             if i == 0:
-                acc = layer0_acc(codes[t]) if per_step else first_acc
+                i_t = static_current if static_current is not None else \
+                    current(layer, layer0_input(codes[t] if per_step else codes), t, dtypes[0])
             else:
-                acc = accumulate(layer, x)
-            s = state.step(acc, dtypes[i])
+                i_t = current(layer, x, t, dtypes[i])
+            s = state.step(i_t, t, dtypes[i])
             spikes_out[i].append(s)
+            if record_ties:
+                ties_out[i].append(np.asarray(state.tie, dtype=bool))
             x = pool(s, layer.pool_after) if layer.kind == "conv" else s
-        readout_sum = readout_sum + accumulate(readout, x.reshape(batch, -1).astype(np.int64))
-    logits = readout_sum.astype(readout_dtype) * readout.multiplier.astype(readout_dtype)[None, :]
+        logits = logits + current(readout, x.reshape(batch, -1).astype(np.int64), t, readout_dtype)
     predictions = np.array([_argmax_lowest(row) for row in logits], dtype=np.int64)
-    return SimResult([np.stack(s) for s in spikes_out], logits, predictions)
+    ties = [np.stack(t) for t in ties_out] if record_ties else None
+    return SimResult([np.stack(s) for s in spikes_out], logits, predictions, ties)
 
 
 def _argmax_lowest(row: np.ndarray) -> int:

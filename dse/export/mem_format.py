@@ -22,8 +22,9 @@ from typing import Any
 
 import numpy as np
 
+from dse.errors import UserError
 from dse.files import write_text
-from dse.export.integer_network import MULTIPLIER_BITS, ODD_LEVELS, IntegerLayer, IntegerNetwork
+from dse.export.integer_network import MULTIPLIER_BITS, ODD_LEVELS, SCALED, IntegerLayer, IntegerNetwork
 
 MANIFEST_NAME = "mem_manifest.json"
 
@@ -102,6 +103,10 @@ def coe_text(words: list[int], width: int, comment: str) -> str:
 
 def write_memories(net: IntegerNetwork, out_dir: Path) -> list[Path]:
     """layerI_weights and layerI_scales as .mem and .coe for every layer, and the manifest."""
+    for layer in net.layers:  # the layout holds one code set and one multiplier per channel
+        if layer.weight_form != SCALED:
+            raise UserError(f"mem lays out one code set and one multiplier per output channel; {layer.name} has the "
+                            f"{layer.weight_form} form (two multipliers or one code set per timestep); use npz")
     written: list[Path] = []
     manifest: dict[str, Any] = {"layout": " ".join(__doc__.split("\n\n")[1].split()), "layers": []}
     for layer in net.layers:

@@ -10,23 +10,47 @@ pins them (QuantizerProfile.edge_layer_bits = 8) and the search space gives them
 Membrane (b bits), in a LIF neuron subclassing spikingjelly's LIFNode: u_t = 0.5 u_hat_{t-1} + x_t
 (tau = 2: decay 1 - 1/tau = 0.5, input not decayed), s_t = H(u_t - 1) with the triangle surrogate
 max(0, g - |u - V_th|) / g^2, g = 1, hard reset u_t <- (1 - s_t) u_t (not detached), then
-u_hat_t = round(clamp(tanh(u_t) / alpha, -1, 1) (2^(b-1) - 1)) alpha / (2^(b-1) - 1), alpha = max|tanh u_t|
-(detached), straight-through round. Membrane bits None skip the tanh and the rounding.
+u_hat_t = round(clamp(tanh(u_t) / alpha, -1, 1) (2^(b-1) - 1)) alpha / (2^(b-1) - 1), straight-through round.
+Training: alpha = max|tanh u_t| over the tensor (detached), as in the paper; the registered buffer
+`alpha` follows it by an exponential moving average (momentum ALPHA_MOMENTUM = 0.1, the first update
+copies it). Eval and export use the buffer, fixed, so a sample's spikes do not depend on the rest of
+its batch and the quantizer is a fixed staircase (integer thresholds, docs/integer-semantics.md).
+The authors' code takes the tensor max at every call, in test too (a PROPOSAL here, like BatchNorm's
+running statistics; an average, not the running maximum, because tanh saturates at 1 early in
+training and a maximum would keep alpha there). Membrane bits None skip the tanh and the rounding.
 
-Loss (spike half of WS-DR): lambda mean_l (r_l - 0.5)^2, lambda = 5e-3, r_l the mean firing rate of
-LIF layer l recorded in the neuron's forward; the first and the last LIF layers are left out
-(fire_rate[1:-1] in the authors' code), so a net with fewer than three spiking layers gets no term.
+Loss, as in the authors' functions.py (proposedLoss): (1/T) sum_t CE(o_t, y) + lambda mean_l (r_l - 0.5)^2,
+lambda = 5e-3: the classification half is the mean over timesteps of the per-timestep cross-entropy
+(classification_loss; not the cross-entropy of the time-averaged readout the other types use), and
+the spike half of WS-DR pushes r_l, the mean firing rate over [T, B, neurons] of LIF layer l
+(recorded in the neuron's forward, with gradient), towards 0.5, the rate at which a binary spike's
+entropy is largest (the abstract: WS-DR is "inspired by information entropy theory"; functions.py
+names the term `Entro`). proposedLoss averages over the regularised layers and main_training_parallel.py
+sets lambda (`lamb_f`) to 5e-3.
+
+Which LIF layers the rate term regularises (`rate_layers`, default `inner`):
+- The authors' code (models/resnet_models.py) appends the rate of every LIF layer in forward order
+  (the stem's LIF, then both LIFs of every residual block) and proposedLoss averages
+  fire_rate[1:-1], with the comment "del the first and the last layer": it leaves out the LIF right
+  after the 8-bit first layer and the LIF that feeds the 8-bit classifier, keeping the ones inside
+  the binary body. Neither their code nor the abstract gives more of a reason. Their nets have
+  17 (ResNet-19) or more LIF layers, so the slice always leaves almost all of them.
+- The search spaces of this project have one or two spiking layers, where fire_rate[1:-1] is empty
+  and the term would never run (and a 1-hidden-layer Q-SNN net has no binary layer at all).
+  `inner` therefore regularises the LIF layers strictly between the first and the last when there
+  are three or more (exactly the authors' slice), and EVERY LIF layer when there are one or two
+  (PROPOSAL: the nearest thing to the authors' loss that still runs; on those nets every LIF layer
+  is an edge one). So every Q-SNN net with a hidden spiking layer gets the term.
+- `all`: every LIF layer, whatever the depth (PROPOSAL).
 
 Source: the authors' public code (Wenjie-Wei/Q-SNN: models/quant_function.py, models/layers.py,
-functions.py); the code here is written independently.
+models/resnet_models.py, functions.py, main_training_parallel.py); the code here is written
+independently.
 
 Decisions and PROPOSALS:
-- Option `rate_layers`: `inner` (default, the paper: first and last LIF layers excluded) or `all`
-  (PROPOSAL: every LIF layer, so the small nets of this project get the regulariser at all).
+- Option `rate_layers`, see above.
 - The 8-bit edge quantizer scales by max|w| (a symmetric grid of +-127 levels); the authors' code
   divides by the signed maximum, which is max|w| unless the most negative weight is larger.
-- The paper's classification loss averages the cross-entropy of every timestep; the project's
-  training loop uses the cross-entropy of the time-averaged readout for every type, kept here.
 - The weight's binary code of an exactly-zero standardised weight is +1 (torch.sign would give 0).
 - Weight bits other than 1 and 8 are refused; 8 on a hidden layer (a candidate built by hand)
   uses the 8-bit edge quantizer.
@@ -37,12 +61,15 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from spikingjelly.activation_based import base, neuron
 from torch import nn
 
 from dse.quantizers._base import LayerContext, QuantizerType
+from search_spaces.quantizer_types import get_profile
 
 RATE_TARGET = 0.5
+ALPHA_MOMENTUM = 0.1  # running membrane scale: alpha <- (1 - m) alpha + m max|tanh u| per training step
 RATE_LAMBDA = 5e-3
 T_MIN, T_MAX = 0.1, 10.0  # the estimator's temperature t runs 10^-1 -> 10^1 over training
 
@@ -112,6 +139,11 @@ class QSNNEdgeWeight(nn.Module):
     def extra_repr(self) -> str:
         return "bits=8"
 
+    def codes(self, weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Integer codes in -127..127 and the layer's scale max|w| / 127 (for export and tests)."""
+        m = weight.detach().abs().max().clamp(min=1e-8)
+        return torch.round(weight.detach() / m * self.levels).to(torch.int32), m / self.levels
+
     def forward(self, weight: torch.Tensor) -> torch.Tensor:
         m = weight.detach().abs().max().clamp(min=1e-8)
         q = torch.round(weight.detach() / m * self.levels) / self.levels * m
@@ -145,10 +177,11 @@ class TriangleSurrogate(nn.Module):
         return Triangle.apply(x, self.gamma)
 
 
-def quantize_membrane_tanh(u: torch.Tensor, bits: int) -> torch.Tensor:
-    """Q-SNN's membrane quantizer: b-bit grid of alpha = max|tanh u| over the tensor, STE round."""
+def quantize_membrane_tanh(u: torch.Tensor, bits: int, alpha: torch.Tensor | float | None = None) -> torch.Tensor:
+    """Q-SNN's membrane quantizer: b-bit grid of alpha (default max|tanh u| over the tensor), STE round."""
     u = torch.tanh(u)
-    alpha = u.detach().abs().max().clamp(min=1e-8)
+    if alpha is None:
+        alpha = u.detach().abs().max().clamp(min=1e-8)
     levels = 2 ** (bits - 1) - 1
     scaled = torch.clamp(u / alpha, -1.0, 1.0) * levels
     return (torch.round(scaled).detach() + (scaled - scaled.detach())) * alpha / levels
@@ -158,6 +191,9 @@ class QSNNLIFNode(neuron.LIFNode):
     """Q-SNN's LIF: u_t = 0.5 u_hat_{t-1} + x_t, triangle surrogate, hard reset, then b-bit membrane.
 
     Records the mean firing rate of its last forward pass (with gradient) in `last_rate`.
+    The membrane scale: in training, alpha = max|tanh u| of the tensor at that timestep (the paper),
+    and the buffer `alpha` follows it (exponential moving average, ALPHA_MOMENTUM; the first update
+    copies it); in eval the buffer is used, so a sample's spikes do not depend on its batch.
     """
 
     def __init__(self, bits: int | None, tau: float = 2.0, v_threshold: float = 1.0) -> None:
@@ -169,9 +205,32 @@ class QSNNLIFNode(neuron.LIFNode):
         )
         self.bits = bits
         self.last_rate: torch.Tensor | None = None
+        # the frozen membrane scale for eval and export (see the class docstring); 1.0 = tanh's range until trained
+        self.register_buffer("alpha", torch.tensor(1.0))
+        self.register_buffer("alpha_initialised", torch.tensor(False))
 
     def extra_repr(self) -> str:
         return super().extra_repr() + f", membrane_bits={self.bits}"
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs):
+        # checkpoints written before alpha became a buffer lack it: keep alpha = 1.0 (not initialised)
+        for key in ("alpha", "alpha_initialised"):
+            if prefix + key not in state_dict:
+                state_dict[prefix + key] = getattr(self, key).detach().clone()
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs)
+
+    def membrane_scale(self, u: torch.Tensor) -> torch.Tensor:
+        """alpha for this step: training: max|tanh u| (and the running buffer is updated); eval: the buffer."""
+        if not self.training:
+            return self.alpha.to(u.dtype)
+        batch_alpha = torch.tanh(u.detach()).abs().max().clamp(min=1e-8)
+        with torch.no_grad():
+            if bool(self.alpha_initialised):
+                self.alpha.mul_(1.0 - ALPHA_MOMENTUM).add_(ALPHA_MOMENTUM * batch_alpha.to(self.alpha.dtype))
+            else:
+                self.alpha.copy_(batch_alpha)
+                self.alpha_initialised.fill_(True)
+        return batch_alpha
 
     def single_step_functional_forward(self, inputs, states, **kwargs):
         x = inputs[0]
@@ -182,7 +241,7 @@ class QSNNLIFNode(neuron.LIFNode):
         spike = self.surrogate_function(h - self.v_threshold)
         v_next = (1.0 - spike) * h
         if self.bits is not None:
-            v_next = quantize_membrane_tanh(v_next, self.bits)
+            v_next = quantize_membrane_tanh(v_next, self.bits, self.membrane_scale(v_next))
         return (spike,), (v_next, *states[1:])
 
     def multi_step_functional_forward(self, inputs, states, **kwargs):
@@ -195,7 +254,8 @@ class QSNNLIFNode(neuron.LIFNode):
 
 
 class QSNNQuantizer(QuantizerType):
-    """Binary hidden weights, 8-bit edges, tanh-quantized membranes, firing-rate regulariser."""
+    """Binary hidden weights, 8-bit edges, tanh-quantized membranes, per-timestep cross-entropy
+    and the firing-rate regulariser (rate_layers)."""
 
     name = "qsnn"
 
@@ -216,12 +276,25 @@ class QSNNQuantizer(QuantizerType):
             if isinstance(module, QSNNBinaryWeight):
                 module.set_epoch(epoch, epochs)
 
+    def classification_loss(self, logits_seq: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """(1/T) sum_t CE(o_t, y): the per-timestep cross-entropy of the authors' proposedLoss."""
+        steps = logits_seq.shape[0]
+        return F.cross_entropy(logits_seq.flatten(0, 1), targets.repeat(steps))
+
     def loss_terms(self, model, logits_seq, targets, inputs):
-        neurons = [n for n in model.neurons if isinstance(n, QSNNLIFNode)]
-        options = self.profile.check_options(model.candidate.quantizer_options)
-        if options["rate_layers"] == "inner":
-            neurons = neurons[1:-1]
-        rates = [n.last_rate for n in neurons if n.last_rate is not None]
+        """The spike half of WS-DR: RATE_LAMBDA mean_l (r_l - 0.5)^2 over rate_layers(model)."""
+        rates = [n.last_rate for n in rate_layers(model) if n.last_rate is not None]
         if not rates:
             return None
         return RATE_LAMBDA * torch.stack([(r - RATE_TARGET) ** 2 for r in rates]).mean()
+
+
+def rate_layers(model: nn.Module) -> list[QSNNLIFNode]:
+    """The LIF layers whose firing rate WS-DR regularises (module docstring): with option `inner`,
+    fire_rate[1:-1] as in the authors' code when that leaves a layer (three or more LIF layers),
+    else every LIF layer; with `all`, every LIF layer."""
+    neurons = [n for n in model.neurons if isinstance(n, QSNNLIFNode)]
+    options = get_profile(QSNNQuantizer.name).check_options(model.candidate.quantizer_options)
+    if options["rate_layers"] == "inner" and len(neurons) >= 3:
+        return neurons[1:-1]
+    return neurons
