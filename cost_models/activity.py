@@ -31,10 +31,19 @@ class LayerActivity:
 
     input_events: nonzero input elements, as a total (float) or per input position (ndarray of
     the layer's in_shape) for exact conv counts. output_spikes: spikes emitted (0 for readout).
+
+    For the effective ACs (docs/cost-models.md#effective-acs; both optional, None = dense, and
+    neither changes any other count): nonzero_weight_fraction, the share of the layer's weights
+    that are not zero (0..1, mean over weight sets); nonzero_fanout, per input element (the
+    in_shape, or its size for a linear layer) the number of nonzero weights an event there meets,
+    i.e. its fan-out counting only nonzero weights (exact per position; mean over weight sets for
+    a type with one set per timestep).
     """
 
     input_events: float | np.ndarray
     output_spikes: float = 0.0
+    nonzero_weight_fraction: float | None = None
+    nonzero_fanout: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -44,11 +53,16 @@ class Activity:
     layers: dict[str, LayerActivity]
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-safe form (arrays become nested lists)."""
-        return {
-            name: {"input_events": to_plain(a.input_events), "output_spikes": float(a.output_spikes)}
-            for name, a in self.layers.items()
-        }
+        """JSON-safe form (arrays become nested lists); the nonzero-weight fields only when set."""
+        out: dict[str, Any] = {}
+        for name, a in self.layers.items():
+            d = {"input_events": to_plain(a.input_events), "output_spikes": float(a.output_spikes)}
+            if a.nonzero_weight_fraction is not None:
+                d["nonzero_weight_fraction"] = float(a.nonzero_weight_fraction)
+            if a.nonzero_fanout is not None:
+                d["nonzero_fanout"] = to_plain(np.asarray(a.nonzero_fanout, dtype=np.float64))
+            out[name] = d
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Activity":
@@ -56,7 +70,13 @@ class Activity:
         for name, a in data.items():
             events = a["input_events"]
             events = np.asarray(events, dtype=np.float64) if isinstance(events, list) else float(events)
-            layers[name] = LayerActivity(events, float(a.get("output_spikes", 0.0)))
+            fraction = a.get("nonzero_weight_fraction")
+            fanout = a.get("nonzero_fanout")
+            layers[name] = LayerActivity(
+                events, float(a.get("output_spikes", 0.0)),
+                None if fraction is None else float(fraction),
+                None if fanout is None else np.asarray(fanout, dtype=np.float64),
+            )
         return cls(layers)
 
 

@@ -106,6 +106,49 @@ def count_acs(spec: LayerSpec, input_events: float | np.ndarray | None) -> float
     return value * mean_fanout(spec)
 
 
+def count_effective_acs(
+    spec: LayerSpec,
+    input_events: float | np.ndarray | None,
+    nonzero_weight_fraction: float | None = None,
+    nonzero_fanout: np.ndarray | None = None,
+) -> float:
+    """Effective ACs per inference: the synaptic events that meet a nonzero weight (NeuroBench's
+    Effective_ACs, which counts only nonzero weights); docs/cost-models.md#effective-acs.
+
+    - nonzero_fanout (per input element, nonzero weights an event there meets) with per-position
+      events: exact, sum(events x nonzero_fanout); with a total event count: total x its mean.
+    - else nonzero_weight_fraction f: f x count_acs() (the mean fraction times events x fan-out;
+      exact when the zeros are spread evenly over the fan-outs the events hit).
+    - neither: count_acs(), the dense count (every weight taken as nonzero).
+    """
+    if nonzero_fanout is None:
+        dense = count_acs(spec, input_events)
+        if nonzero_weight_fraction is None:
+            return dense
+        f = float(nonzero_weight_fraction)
+        if not 0.0 <= f <= 1.0:
+            raise ValueError(f"{spec.name}: nonzero_weight_fraction must be in [0, 1], got {f}")
+        return f * dense
+    if input_events is None:
+        return 0.0
+    fanout = np.asarray(nonzero_fanout, dtype=np.float64)
+    if fanout.size != math.prod(spec.in_shape):
+        raise ValueError(
+            f"{spec.name}: nonzero_fanout has {fanout.size} elements, the layer input has {math.prod(spec.in_shape)}"
+        )
+    fanout = fanout.reshape(spec.in_shape)
+    if not np.all(np.isfinite(fanout)) or np.any(fanout < 0) or np.any(fanout > fanout_map(spec) + 1e-9):
+        raise ValueError(f"{spec.name}: nonzero_fanout must lie between 0 and the layer's fan-out per input element")
+    if isinstance(input_events, np.ndarray):
+        count_acs(spec, input_events)  # the same shape checks as the dense count
+        events = np.asarray(input_events, dtype=np.float64).reshape(spec.in_shape)
+        return float((events * fanout).sum())
+    value = float(input_events)
+    if value < 0 or not math.isfinite(value):
+        raise ValueError(f"{spec.name}: input_events must be a finite count >= 0, got {value}")
+    return value * float(fanout.mean())
+
+
 def count_macs(spec: LayerSpec) -> int:
     """MACs per inference of the dense-input layer 0: T x weight uses per presentation."""
     if spec.input_is_spike:

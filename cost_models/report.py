@@ -19,7 +19,7 @@ from cost_models.activity import Activity, LayerActivity, to_plain
 from cost_models.energy import EnergyCoefficients, energy_coefficients, layer_energy
 from cost_models.fpga import LayerHardware, latency_cycles, layer_hardware, utilisation
 from cost_models.network import LayerSpec, layer_specs
-from cost_models.ops import StaticCounts, count_acs, static_counts
+from cost_models.ops import StaticCounts, count_acs, count_effective_acs, static_counts
 from cost_models.targets import Target, load_target
 from search_spaces.candidate import Candidate
 
@@ -81,6 +81,9 @@ class LayerCost:
     ff_util_pct: float | None = None
     bram_util_pct: float | None = None
     dsp_util_pct: float | None = None
+    # synaptic events that meet a nonzero weight (NeuroBench's Effective_ACs; docs/cost-models.md#effective-acs);
+    # equals acs when the activity says nothing about zero weights; None in reports stored before it existed
+    effective_acs: float | None = None
 
 
 UTILISATION_FIELDS = {"lut": "lut_util_pct", "ff": "ff_util_pct", "bram": "bram_util_pct", "dsp": "dsp_util_pct"}
@@ -120,6 +123,9 @@ class CostReport:
     pipeline_interval_cycles: int = 0
     throughput_inferences_per_s: float = 0.0
     bottleneck_layer: str = ""
+    # total of the layers' effective_acs (not in the energy, which books every AC: the template reads
+    # every weight an event touches, zero or not); None in reports stored before it existed
+    effective_acs: float | None = None
 
     def utilisation(self) -> dict[str, float | None]:
         """Percent of the device used, per resource: {'lut': .., 'ff': .., 'bram': .., 'dsp': ..}."""
@@ -199,6 +205,10 @@ def evaluate(
         act = activity.layers.get(spec.name) if activity is not None else None
         events = act.input_events if (act is not None and spec.input_is_spike) else None
         acs = count_acs(spec, events) if spec.input_is_spike else 0.0  # counts
+        effective = (
+            count_effective_acs(spec, events, act.nonzero_weight_fraction, act.nonzero_fanout)
+            if (spec.input_is_spike and act is not None) else acs
+        )
         cycles = latency_cycles(spec, acs, counts.macs)  # hardware template
         compute_mj, weight_mj, membrane_mj, static_mj, energy_mj = layer_energy(  # energy
             st.coeffs, acs, counts.macs, counts.neuron_ops, cycles, target
@@ -235,6 +245,7 @@ def evaluate(
                 lutram_luts=res.memory_lutram_luts if res else None,
                 latency_cycles=cycles,
                 **hw.util,
+                effective_acs=effective,
             )
         )
     return _totals(target, activity is None, tuple(layers), fpga)
@@ -283,6 +294,7 @@ def _totals(target: Target, lower_bound: bool, layers: tuple[LayerCost, ...], fp
         throughput_inferences_per_s=target.clock_hz / interval,
         bottleneck_layer=bottleneck.name,
         **util,
+        effective_acs=sum(l.effective_acs for l in layers),
     )
 
 

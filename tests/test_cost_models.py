@@ -304,6 +304,61 @@ def test_small_memories_go_to_lutram():
     assert map_memory(129, 8).kind == "bram18"
 
 
+def test_template_memories_of_conv_and_event_designs_by_hand():
+    """The memories the Verilog template declares (tests/test_verilog.py compares them with the
+    exported designs): conv membranes padded per group, the pooled output map as the spikes,
+    the event buffers of layer 0, and the readout's 2 extra bits after an average pool."""
+    from cost_models.fpga import buffer_memory_bits, layer_counts
+
+    conv = Candidate("conv", (4, 5), (3, 4, 4), (8, 6), 2, pooling=("max", "avg"), parallelism=(3, 2, 2),
+                     input_shape=(2, 7, 7), num_classes=5, input_kind="events")
+    l0, l1, l2 = (layer_counts(s).memories for s in layer_specs(conv))
+    # frame of 2 x 7 x 7 = 98 pixels in beats of 8 (a row of 7, rounded up to a power of two)
+    assert (l0["inputs"].depth, l0["inputs"].width, l0["inputs"].kind) == (13, 8, "lutram")
+    # 4 channels by P = 3: 2 groups x 49 positions (not ceil(196 / 3) = 66), 3 x 8 bits
+    assert (l0["membranes"].depth, l0["membranes"].width) == (2 * 49, 3 * 8)
+    # max-pooled map 4 x 3 x 3, one bit a value (not an event list of 196 neurons)
+    assert (l0["spikes"].depth, l0["spikes"].width, l0["spikes"].kind) == (36, 1, "lutram")
+    assert (l1["membranes"].depth, l1["spikes"].depth, l1["spikes"].width) == (3 * 9, 5, 3)  # avg: sums 0..4
+    assert l1["inputs"].kind == "none" and l2["spikes"].kind == "none"
+    readout = layer_specs(conv)[-1]
+    assert readout.membrane_bits == (4 + 3 + 1 + 1) + 2  # accumulator_bits(4, 5, 2) + 2 for the sums 0..4
+    assert (l2["membranes"].depth, l2["membranes"].width) == (3, 2 * 11)
+    assert buffer_memory_bits(layer_specs(conv)[0]) == 13 * 8 + 36
+
+    events_mlp = Candidate("mlp", (16,), (4, 1), (6,), 3, parallelism=(4, 3), input_shape=(2, 4, 4),
+                           num_classes=5, input_kind="events")
+    m0 = layer_counts(layer_specs(events_mlp)[0]).memories
+    assert (m0["inputs"].depth, m0["inputs"].width) == (32, 5)  # event list of the 32-pixel frame
+    assert (m0["spikes"].depth, m0["spikes"].width) == (16, 4)
+
+    static = Candidate("conv", (6,), (6, 4), (8,), 2, pooling=("max",), parallelism=(2, 2), input_shape=(1, 8, 8),
+                       num_classes=3)
+    s0 = layer_counts(layer_specs(static)[0]).memories
+    assert (s0["inputs"].depth, s0["inputs"].width) == (64, 8)
+    assert (s0["membranes"].depth, s0["membranes"].kind, s0["membranes"].bram18) == (192, "bram18", 1)
+    assert (s0["spikes"].depth, s0["spikes"].width, s0["spikes"].kind) == (96, 1, "lutram")
+    assert evaluate(static, "fpga-small").bram18 == 2  # membranes + the readout's 192-word weight ROM (yosys: 2)
+
+
+def test_static_mlp_memories_are_unchanged_by_the_conv_and_event_buffers(fpga):
+    """Static MLPs: membranes ceil(n / P) deep, spikes an n x ceil(log2 n) event list, 8-bit
+    input codes; the per-layer buffer bits are those two buffers."""
+    from cost_models.fpga import layer_counts
+
+    c = mlp(widths=(10,), parallelism=(4, 3))
+    s0, s1 = layer_specs(c)
+    m0 = layer_counts(s0).memories
+    assert (m0["membranes"].depth, m0["spikes"].depth, m0["spikes"].width) == (3, 10, 4)
+    assert (m0["inputs"].depth, m0["inputs"].width) == (64, 8)
+    r = evaluate(c, fpga)
+    from cost_models.report import layer_static
+
+    assert layer_static(s0, fpga).hardware.buffer_memory_bits == 64 * 8 + 10 * 4
+    assert layer_static(s1, fpga).hardware.buffer_memory_bits == 0
+    assert r.memory_bytes == (r.weight_memory_bytes + r.membrane_memory_bytes + r.scale_memory_bytes)
+
+
 def test_fpga_latency_and_resources_by_hand(fpga):
     r = evaluate(mlp(widths=(128,), T=4, parallelism=(4, 2)), fpga)
     l0, l1 = r.layers

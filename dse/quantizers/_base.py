@@ -2,8 +2,8 @@
 
 A type supplies (a) a weight quantizer module per weight layer, which may return one weight
 tensor or one per timestep, (b) the spiking neuron of each hidden layer (so a type may quantize
-the membrane or change the integration entirely), and (c) optional loss terms and per-epoch
-hooks (annealing). The search never looks inside: it asks the registry for a type by name.
+the membrane or change the integration entirely), and (c) the task loss (classification_loss),
+optional loss terms and per-epoch hooks (annealing). The search never looks inside: it asks the registry for a type by name.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from search_spaces.quantizer_types import QuantizerProfile, get_profile
@@ -57,10 +58,16 @@ class QuantizerType(ABC):
     def prepare(self, candidate: Any, data: Any, fidelity: Any, device: torch.device) -> None:
         """Called once before a trial trains (e.g. to fetch or train a cached distillation teacher)."""
 
+    def classification_loss(self, logits_seq: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """The task loss: by default the cross-entropy of the time-averaged readout [T, B, classes].
+
+        A type whose paper trains on another task loss overrides it (qsnn: the per-timestep mean)."""
+        return F.cross_entropy(logits_seq.mean(0), targets)
+
     def loss_terms(
         self, model: nn.Module, logits_seq: torch.Tensor, targets: torch.Tensor, inputs: torch.Tensor
     ) -> torch.Tensor | None:
-        """Extra loss added to the cross-entropy of the time-averaged logits; None for none.
+        """Extra loss added to classification_loss (by default the CE of the time-averaged logits); None for none.
 
         logits_seq is the readout per timestep [T, B, classes]; inputs the batch [B, C, H, W].
         """

@@ -1,7 +1,9 @@
 """Quantization-aware training of one candidate and measurement of its spiking activity.
 
 Recipe (stack-notes.md, trains from the first epoch): inputs scaled to [0, 4], non-spiking
-readout averaged over T, cross-entropy, Adam with lr 1e-2, batch 64.
+readout averaged over T, cross-entropy (the type's classification_loss: of the time-averaged
+readout, or for qsnn the mean of the per-timestep cross-entropies, as its authors train) plus the
+type's loss_terms, Adam with lr 1e-2, batch 64.
 """
 
 from __future__ import annotations
@@ -96,7 +98,7 @@ def train_candidate(
         for i in range(0, len(train), fidelity.batch_size):
             idx = order[i : i + fidelity.batch_size]
             logits_seq = model(train.x[idx])
-            loss = F.cross_entropy(logits_seq.mean(0), train.y[idx])
+            loss = model.quantizer_type.classification_loss(logits_seq, train.y[idx])
             extra = model.quantizer_type.loss_terms(model, logits_seq, train.y[idx], train.x[idx])
             if extra is not None:
                 loss = loss + extra
@@ -137,11 +139,39 @@ def expected_calibration_error(probs: torch.Tensor, labels: torch.Tensor, n_bins
 
 
 @torch.no_grad()
+def nonzero_weights(layer: torch.nn.Module, input_shape: tuple[int, ...] | None) -> tuple[float, np.ndarray | None]:
+    """The layer's evaluated weights (layer.quantized_weight() in the model's current mode; measure()
+    runs in eval): the fraction that is nonzero, and per input element of `input_shape` (the
+    layer's input per sample: (in_features,) or (C, H, W)) the number of nonzero weights an event
+    there meets; None when the shape is unknown. A type with one weight set per timestep gives
+    the mean over its sets (the events are summed over T, not kept per step)."""
+    w = layer.quantized_weight().detach()
+    sets = w if w.dim() == layer.weight.dim() + 1 else w.unsqueeze(0)
+    mask = (sets != 0).to(torch.float64)
+    fraction = float(mask.mean())
+    if input_shape is None:
+        return fraction, None
+    if layer.kind == "linear":
+        fanout = mask.sum(dim=1).mean(dim=0)  # [sets, out, in] -> per input feature
+    else:
+        _, h, width = input_shape
+        k = layer.weight.shape[-1]
+        ones = torch.ones(1, mask.shape[1], h + 2 * layer.padding - k + 1, width + 2 * layer.padding - k + 1,
+                          dtype=torch.float64, device=mask.device)
+        # stride-1 transposed conv of all-ones outputs with the nonzero mask: for each input
+        # position, the (output position, output channel) pairs reached through a nonzero weight
+        fanout = torch.stack([F.conv_transpose2d(ones, m, padding=layer.padding)[0] for m in mask]).mean(dim=0)
+    return fraction, fanout.reshape(input_shape).cpu().numpy()
+
+
+@torch.no_grad()
 def measure(
     model: SpikingNet, split: Split, batch_size: int = 256
 ) -> tuple[float, Activity, dict[str, float], float]:
-    """Accuracy, per-layer input events (per position, summed over T, mean per sample), firing
-    rates and the expected calibration error of the time-averaged readout's softmax."""
+    """Accuracy, per-layer input events (per position, summed over T, mean per sample) with the
+    layers' nonzero-weight fraction and per-position nonzero fan-out (nonzero_weights(): for the
+    cost model's effective ACs), firing rates and the expected calibration error of the
+    time-averaged readout's softmax."""
     model.eval()
     n_layers = len(model.weight_layers)
     in_events: list[torch.Tensor | None] = [None] * n_layers
@@ -184,7 +214,11 @@ def measure(
     for i in range(n_layers):
         events = (in_events[i] / n).cpu().numpy() if in_events[i] is not None else 0.0
         spikes = out_spikes[i] / n
-        layers[f"layer{i}"] = LayerActivity(input_events=events, output_spikes=spikes)
+        shape = tuple(in_events[i].shape) if in_events[i] is not None else None
+        fraction, fanout = nonzero_weights(model.weight_layers[i], shape)
+        layers[f"layer{i}"] = LayerActivity(
+            input_events=events, output_spikes=spikes, nonzero_weight_fraction=fraction, nonzero_fanout=fanout
+        )
         if i < len(model.neurons) and neuron_sizes[i]:
             rates[f"layer{i}"] = spikes / (neuron_sizes[i] * timesteps)
     accuracy = correct / n

@@ -1,0 +1,248 @@
+"""Fidelity of the methods to their authors' code (issue 15, items 1, 5, 6): Q-SNN's spike-rate
+regulariser runs on the project's shallow nets and trains on the per-timestep cross-entropy; the
+sum-of-sigmoids gradient is never zeroed by the clamp and its temperature reaches the cap at the
+last epoch of any schedule; the cost model's effective ACs count only events that meet a nonzero
+weight."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from spikingjelly.activation_based import functional
+
+from cost_models.activity import Activity, LayerActivity
+from cost_models.network import layer_specs
+from cost_models.ops import count_acs, count_effective_acs
+from cost_models.report import CostReport, evaluate
+from dse.quantizers.qsnn import RATE_LAMBDA, QSNNLIFNode, rate_layers
+from dse.quantizers.sigmoid import ARG_CLAMP, T_CAP, SigmoidWeightQuantizer, annealed_temperature
+from dse.training.data import Split
+from dse.training.model import build_model
+from dse.training.train import measure, nonzero_weights
+from search_spaces.candidate import Candidate
+
+
+def qsnn_candidate(widths=(16,), **options) -> Candidate:
+    n = len(widths) + 1
+    bits = tuple(8 if i in (0, n - 1) else 1 for i in range(n))
+    return Candidate(
+        family="mlp", widths=widths, weight_bits=bits, membrane_bits=(4,) * len(widths), timesteps=3,
+        quantizer="qsnn", quantizer_options=options,
+    )
+
+
+# --------------------------------------------------------------------------- Q-SNN (item 1)
+
+
+def test_qsnn_rate_term_changes_the_loss_of_a_one_hidden_layer_net():
+    torch.manual_seed(0)
+    model = build_model(qsnn_candidate((16,)))
+    model.train()
+    x, y = torch.rand(8, 1, 8, 8) * 4, torch.randint(0, 10, (8,))
+    logits = model(x)
+    qtype = model.quantizer_type
+    without = qtype.classification_loss(logits, y)
+    extra = qtype.loss_terms(model, logits, y, x)
+    assert extra is not None  # before issue 15 the 1-hidden-layer net had no rate term
+    with_term = without + extra
+    (rate,) = [n.last_rate for n in model.neurons]
+    assert float(extra.detach()) == pytest.approx(RATE_LAMBDA * float((rate.detach() - 0.5) ** 2))
+    assert float(with_term.detach()) != float(without.detach())
+    assert float(extra.detach()) > 0  # the rate of a fresh net is not exactly 0.5
+    # the term has a gradient into the hidden layer's weights
+    grad = torch.autograd.grad(extra, model.weight_layers[0].weight)[0]
+    assert grad.abs().sum() > 0
+    functional.reset_net(model)
+
+
+@pytest.mark.parametrize("widths, regularised", [((16,), [0]), ((16, 16), [0, 1]), ((16, 16, 16), [1]), ((8, 8, 8, 8), [1, 2])])
+def test_qsnn_rate_layers_follow_the_authors_slice_when_it_leaves_a_layer(widths, regularised):
+    model = build_model(qsnn_candidate(widths))
+    chosen = rate_layers(model)
+    assert all(isinstance(n, QSNNLIFNode) for n in chosen)
+    assert [list(model.neurons).index(n) for n in chosen] == regularised
+    assert len(rate_layers(build_model(qsnn_candidate(widths, rate_layers="all")))) == len(widths)
+
+
+def test_qsnn_trains_on_the_per_timestep_cross_entropy():
+    torch.manual_seed(1)
+    model = build_model(qsnn_candidate((16,)))
+    logits, y = torch.randn(3, 5, 10), torch.randint(0, 10, (5,))
+    expected = sum(F.cross_entropy(logits[t], y) for t in range(3)) / 3
+    assert torch.allclose(model.quantizer_type.classification_loss(logits, y), expected)
+    # the other types keep the cross-entropy of the time-averaged readout
+    other = build_model(Candidate(family="mlp", widths=(16,), weight_bits=(2, 2), membrane_bits=(8,), timesteps=3))
+    assert torch.allclose(other.quantizer_type.classification_loss(logits, y), F.cross_entropy(logits.mean(0), y))
+    assert not torch.allclose(expected, F.cross_entropy(logits.mean(0), y))
+
+
+# --------------------------------------------------------------------------- sigmoid (item 5)
+
+
+@pytest.mark.parametrize("bits", [1, 2, 4])
+def test_sigmoid_gradient_is_nonzero_beyond_the_clamp(bits):
+    torch.manual_seed(bits)
+    q = SigmoidWeightQuantizer(bits)
+    q.train()
+    w = torch.randn(4, 30) * 0.1
+    q(w)  # initialises beta and the offsets
+    q.temperature = T_CAP
+    z = (q.beta.detach() * w)[..., None] - q.offsets
+    outside = (q.temperature * z).abs().min(dim=-1).values > ARG_CLAMP  # every sigmoid of the weight saturated
+    assert outside.float().mean() > 0.5  # most weights lie beyond +-10 at the cap
+    w = w.clone().requires_grad_(True)
+    q(w).sum().backward()
+    g = w.grad[outside]
+    assert torch.isfinite(g).all() and (g.abs() > 0).all()
+    # the value is the clamped sum of sigmoids, unchanged
+    with torch.no_grad():
+        soft = torch.sigmoid(torch.clamp(q.temperature * ((q.beta * w)[..., None] - q.offsets), -ARG_CLAMP, ARG_CLAMP))
+        expected = q.alpha * ((soft * q.steps).sum(-1) - q.offset)
+        assert torch.allclose(q(w), expected)
+
+
+def test_sigmoid_gradient_is_quantization_networks_temperature_one_derivative_times_t():
+    q = SigmoidWeightQuantizer(1)
+    q.train()
+    w0 = torch.tensor([[0.5, -0.2, 0.01, 3.0]])
+    q(w0)
+    q.temperature = 700.0
+    w = w0.clone().requires_grad_(True)
+    q(w).sum().backward()
+    z = q.beta.detach() * w0  # b_1 = 0 for one bit
+    s = torch.sigmoid(torch.clamp(z, -10, 10))
+    expected = q.alpha.detach() * 2 * 700.0 * s * (1 - s) * q.beta.detach()  # s_1 = 2
+    assert torch.allclose(w.grad, expected, rtol=1e-5)
+
+
+@pytest.mark.parametrize("epochs", [1, 3, 5, 15, 200])
+@pytest.mark.parametrize("t0", [10.0, 20.0])
+def test_sigmoid_temperature_reaches_the_cap_at_the_last_epoch(epochs, t0):
+    temps = [annealed_temperature(e, epochs, t0) for e in range(epochs)]
+    assert temps[-1] == pytest.approx(T_CAP)
+    if epochs > 1:
+        assert temps[0] == pytest.approx(t0)
+        assert all(b > a for a, b in zip(temps, temps[1:]))  # grows every epoch over the whole run
+    # through the hook the training loop calls
+    from dse.quantizers import get_quantizer
+    cand = Candidate(family="mlp", widths=(8,), weight_bits=(1, 1), membrane_bits=(8,), timesteps=2,
+                     quantizer="sigmoid", quantizer_options={"temperature": int(t0)})
+    model = build_model(cand)
+    get_quantizer("sigmoid").on_epoch_start(model, epochs - 1, epochs)
+    quantizers = [m for m in model.modules() if isinstance(m, SigmoidWeightQuantizer)]
+    assert quantizers and all(m.temperature == pytest.approx(T_CAP) for m in quantizers)
+
+
+# --------------------------------------------------------------------------- effective ACs (item 6)
+
+
+def tiny_mlp() -> Candidate:
+    # input 2x2 = 4 features -> 3 hidden -> 2 classes
+    return Candidate(family="mlp", widths=(3,), weight_bits=(2, 2), membrane_bits=(8,), timesteps=2,
+                     input_shape=(1, 2, 2), num_classes=2, quantizer="uniform")
+
+
+def test_effective_acs_against_a_hand_count_on_a_tiny_mlp():
+    cand = tiny_mlp()
+    spec = layer_specs(cand)[1]  # the readout reads the 3 hidden neurons' spikes
+    # readout weights [2 out, 3 in]; zeros at (0, 1), (1, 1) and (1, 2)
+    w = np.array([[0.5, 0.0, -0.5], [0.5, 0.0, 0.0]])
+    fanout = (w != 0).sum(axis=0).astype(float)  # nonzero weights met by an event at each input: [2, 0, 1]
+    events = np.array([3.0, 2.0, 1.0])  # spikes of hidden neurons 0, 1, 2 over T per inference
+    # hand count: dense 6 events x 2 outputs = 12; effective 3 x 2 + 2 x 0 + 1 x 1 = 7
+    assert count_acs(spec, events) == 12
+    assert count_effective_acs(spec, events, nonzero_fanout=fanout) == 7
+    # only the fraction known: 3 of 6 weights nonzero -> 0.5 x 12
+    assert count_effective_acs(spec, events, nonzero_weight_fraction=0.5) == 6
+    # only a total event count: 6 events x mean nonzero fan-out 1 = 6
+    assert count_effective_acs(spec, 6.0, nonzero_fanout=fanout) == 6
+    assert count_effective_acs(spec, events) == 12  # nothing known: dense
+
+    act = Activity({"layer1": LayerActivity(events, 0.0, 0.5, fanout)})
+    report = evaluate(cand, "asic-45nm", act)
+    dense = evaluate(cand, "asic-45nm", Activity({"layer1": LayerActivity(events, 0.0)}))
+    assert report.layers[1].effective_acs == 7 and report.layers[1].acs == 12
+    assert report.layers[0].effective_acs == 0  # layer 0 reads the dense input: MACs, no ACs
+    assert report.effective_acs == 7 and report.acs == 12
+    assert dense.effective_acs == dense.acs == 12
+    # every existing number is the dense report's; the energy keeps booking every AC
+    for f in ("acs", "macs", "sops", "energy_mj", "compute_energy_mj", "memory_bytes", "latency_cycles"):
+        assert getattr(report, f) == getattr(dense, f)
+    # JSON round trips
+    again = Activity.from_dict(act.to_dict())
+    assert again.layers["layer1"].nonzero_weight_fraction == 0.5
+    assert np.array_equal(again.layers["layer1"].nonzero_fanout, fanout)
+    assert "nonzero_fanout" not in Activity({"layer1": LayerActivity(events)}).to_dict()["layer1"]
+    assert CostReport.from_dict(report.to_dict()) == report
+    old = report.to_dict()
+    old.pop("effective_acs")
+    for layer in old["layers"]:
+        layer.pop("effective_acs")
+    assert CostReport.from_dict(old).effective_acs is None  # a report stored before the field existed
+    with pytest.raises(ValueError):
+        count_effective_acs(spec, events, nonzero_fanout=np.array([3.0, 0.0, 1.0]))  # 3 > fan-out 2
+    with pytest.raises(ValueError):
+        count_effective_acs(spec, events, nonzero_weight_fraction=1.5)
+
+
+def test_measure_records_the_nonzero_weights_of_the_trained_model():
+    torch.manual_seed(0)
+    cand = tiny_mlp()
+    model = build_model(cand)
+    with torch.no_grad():
+        model.weight_layers[0].weight.copy_(torch.tensor([[1.0, 1.0, 1.0, 1.0], [1.0, 1.0, 1.0, 1.0], [1.0, 0.0, 1.0, 0.0]]))
+        model.weight_layers[1].weight.copy_(torch.tensor([[1.0, 0.0, -1.0], [1.0, 0.0, 0.0]]))
+    # 2-bit uniform with the mean|w| scale keeps exact zeros at zero and 1.0 nonzero
+    x = torch.ones(5, 1, 2, 2)
+    acc, activity, _, _ = measure(model, Split(x, torch.zeros(5, dtype=torch.long)), batch_size=2)
+    a1 = activity.layers["layer1"]
+    assert a1.nonzero_weight_fraction == pytest.approx(0.5)
+    assert a1.nonzero_fanout.tolist() == [2.0, 0.0, 1.0]
+    events = a1.input_events
+    assert activity.layers["layer0"].nonzero_fanout.tolist() == [3.0, 2.0, 3.0, 2.0]
+    report = evaluate(cand, "asic-45nm", activity)
+    assert report.layers[1].effective_acs == pytest.approx(2 * events[0] + 0 * events[1] + 1 * events[2])
+    assert report.layers[1].acs == pytest.approx(2 * events.sum())
+
+
+@pytest.mark.parametrize("quantizer, bits", [("ternary", 2), ("tawq", 2), ("uniform", 2)])
+def test_measured_effective_acs_equal_a_brute_force_count_on_a_conv_net(quantizer, bits):
+    torch.manual_seed(3)
+    cand = Candidate(family="conv", widths=(4, 6), weight_bits=(bits,) * 3, membrane_bits=(8, 8), timesteps=3,
+                     kernel_size=3, pooling=("none", "max"), quantizer=quantizer)
+    model = build_model(cand)
+    model.eval()
+    x = torch.rand(7, 1, 8, 8) * 4
+    spikes_in: list[torch.Tensor] = []
+    hook = model.weight_layers[1].register_forward_hook(lambda _m, inp, _o: spikes_in.append(inp[0].detach()))
+    _, activity, _, _ = measure(model, Split(x, torch.zeros(7, dtype=torch.long)), batch_size=16)
+    hook.remove()
+    (s,) = spikes_in  # [T, B, C, H, W]
+    layer = model.weight_layers[1]
+    w = layer.quantized_weight().detach()
+    sets = w if w.dim() == layer.weight.dim() + 1 else w.unsqueeze(0).expand(s.shape[0], *w.shape)
+    # brute force: for every output position and channel, the input events its nonzero weights touch
+    brute = sum(
+        float(F.conv2d((s[t] != 0).double(), (sets[t] != 0).double(), padding=layer.padding).sum())
+        for t in range(s.shape[0])
+    ) / x.shape[0]
+    report = evaluate(cand, "asic-45nm", activity)
+    zeros = float((w == 0).double().mean())
+    assert zeros > 0  # the type does produce zero weights
+    if w.dim() == layer.weight.dim():
+        assert report.layers[1].effective_acs == pytest.approx(brute, rel=1e-9)
+    else:  # one weight set per step: the mean over sets is used (events are summed over T)
+        assert report.layers[1].effective_acs == pytest.approx(brute, rel=0.1)
+    assert report.layers[1].effective_acs < report.layers[1].acs
+    assert math.isclose(report.effective_acs, sum(l.effective_acs for l in report.layers))
+
+
+def test_nonzero_weights_of_a_quantizer_without_a_zero_level_is_the_full_fanout():
+    model = build_model(qsnn_candidate((5, 6)))
+    model.eval()
+    fraction, fanout = nonzero_weights(model.weight_layers[1], (5,))  # Q-SNN's binary +-s_c layer
+    assert fraction == 1.0 and fanout.tolist() == [6.0] * 5
