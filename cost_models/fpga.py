@@ -25,7 +25,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from cost_models.network import AVG_POOL_SUM_BITS, FP32_BITS, POOL_KERNEL, LayerSpec
+from cost_models.network import (
+    AVG_POOL_SUM_BITS, FP32_BITS, MFP, PER_TIMESTEP, POOL_KERNEL, QSNN, SCALED, SIGN_SCALES, LayerSpec,
+)
 from cost_models.ops import membrane_state_bits
 from cost_models.targets import Target
 from cost_models.template_constants import (
@@ -131,9 +133,31 @@ def has_scale_multiplier(spec: LayerSpec) -> bool:
 
 
 def scale_memory(spec: LayerSpec, lutram_max_depth: int = LUTRAM_MAX_DEPTH) -> MemoryMapping:
-    """The M_i of one group per word (P x SCALE_CODE_BITS)."""
-    return map_memory(groups(spec.out_channels, spec.parallelism), spec.parallelism * SCALE_CODE_BITS,
-                      lutram_max_depth)
+    """The M_i of one group per word (P x SCALE_CODE_BITS); TTQ: M_i and Mn_i (2 P x SCALE_CODE_BITS);
+    TaWQ: one such word per group and timestep (depth groups x T)."""
+    sets = spec.timesteps if spec.weight_form == PER_TIMESTEP else 1
+    per_unit = 2 if spec.weight_form == SIGN_SCALES else 1
+    return map_memory(groups(spec.out_channels, spec.parallelism) * sets,
+                      spec.parallelism * per_unit * SCALE_CODE_BITS, lutram_max_depth)
+
+
+def qsnn_h_bits(spec: LayerSpec, acc_bits: int) -> int:
+    """Signed width of the Q-SNN's H = j Ma + acc M (|j| < 2^(B-1), acc of acc_bits, Ma and M < 2^17)."""
+    return max(int(spec.membrane_bits or FP32_BITS), acc_bits) + SCALE_MULT_BITS
+
+
+def threshold_memory(spec: LayerSpec, acc_bits: int) -> MemoryMapping:
+    """The threshold ROM of a Q-SNN or MFP layer, one per layer, shared by the P units and read in
+    parallel (LUT logic, whatever its depth): Q-SNN Theta and the 2L = 2^B - 2 level thresholds
+    B_n (2^B - 1 words of H bits + 1, the values clamped to H's range); MFP Theta_t per timestep
+    (T words of state bits + 1). Other layers have none."""
+    if not spec.spiking or spec.neuron not in (QSNN, MFP):
+        return map_memory(0, 0)
+    if spec.neuron == QSNN:
+        depth, width = 2 ** int(spec.membrane_bits or FP32_BITS) - 1, qsnn_h_bits(spec, acc_bits) + 1
+    else:
+        depth, width = spec.timesteps, membrane_state_bits(spec) + 1
+    return MemoryMapping("lutram", depth, width, 0, lutram_luts(depth, width))
 
 
 def output_map_shape(spec: LayerSpec) -> tuple[int, int, int]:
@@ -189,7 +213,7 @@ def input_buffer(spec: LayerSpec, lutram_max_depth: int = LUTRAM_MAX_DEPTH) -> M
     return map_memory(n, _clog2(n) or 1, lutram_max_depth)
 
 
-BUFFER_ROLES = ("spikes", "inputs")  # the memories ops.py's memory bits leave out (fpga only)
+BUFFER_ROLES = ("spikes", "inputs", "thresholds")  # the memories ops.py's memory bits leave out (fpga only)
 
 
 def timestep_acc_bits(weight_bits: int, fan_in: int, input_bits: int) -> int:
@@ -260,7 +284,22 @@ def layer_counts(spec: LayerSpec, lutram_max_depth: int = LUTRAM_MAX_DEPTH) -> L
     state = membrane_state_bits(spec)
     scaled = has_scale_multiplier(spec)
     mult_luts = dsp = 0
-    if spec.spiking and spec.has_membrane_state:
+    n_scale = 2 if spec.weight_form == SIGN_SCALES else 1  # TTQ: acc+ M - acc- Mn, two multipliers a unit
+    if spec.spiking and spec.neuron == QSNN:
+        b = spec.membrane_bits or FP32_BITS
+        hw = qsnn_h_bits(spec, acc_t)
+        # accumulate, acc M, j Ma, the add, the 2L comparators of the level bank and Theta's, the count
+        unit = acc_t + (acc_t + SCALE_MULT_BITS) + hw + 2 ** b * (hw + 1) + b
+        unit_ff = acc_t + (acc_t + SCALE_MULT_BITS + 1) + 2 * state + spec.weight_read_bits
+        if multiplier_in_luts(b, SCALE_MULT_BITS):
+            mult_luts += p * lut_multiplier_luts(b, SCALE_MULT_BITS)
+        else:
+            dsp += p * dsp_per_multiplier(b, SCALE_MULT_BITS)
+    elif spec.spiking and spec.neuron == MFP:
+        # accumulate, acc M, the shift 2^(k t), V (2^k - 1) + I, compare with Theta_t
+        unit = acc_t + (acc_t + SCALE_MULT_BITS) + 3 * state
+        unit_ff = acc_t + (acc_t + SCALE_MULT_BITS + 1) + 2 * state + spec.weight_read_bits
+    elif spec.spiking and spec.has_membrane_state:
         b = spec.membrane_bits or FP32_BITS
         # accumulate, H = m(2^k - 1)2^F + acc M, leak, round, clamp, threshold
         unit = acc_t + (acc_t + SCALE_MULT_BITS if scaled else b) + 4 * b
@@ -271,12 +310,16 @@ def layer_counts(spec: LayerSpec, lutram_max_depth: int = LUTRAM_MAX_DEPTH) -> L
     else:
         unit = acc_t + state  # timestep accumulate, accumulate over T
         unit_ff = acc_t + 2 * state + spec.weight_read_bits + ((state + SCALE_MULT_BITS) if scaled else 0)
+    if n_scale == 2:
+        unit += acc_t  # the second accumulator
+        unit_ff += acc_t
     if scaled:
-        product_a = state if not spec.spiking else acc_t
+        # the readout multiplies its T-step sum once (codes x M), or I(t) every step (TTQ, TaWQ)
+        product_a = state if not spec.spiking and spec.weight_form == SCALED else acc_t
         if multiplier_in_luts(product_a, SCALE_MULT_BITS):
-            mult_luts += p * lut_multiplier_luts(product_a, SCALE_MULT_BITS)
+            mult_luts += n_scale * p * lut_multiplier_luts(product_a, SCALE_MULT_BITS)
         else:
-            dsp += p * dsp_per_multiplier(product_a, SCALE_MULT_BITS)
+            dsp += n_scale * p * dsp_per_multiplier(product_a, SCALE_MULT_BITS)
     if not spec.input_is_spike:
         if uses_lut_weight_multiplier(spec):
             mult_luts += p * lut_multiplier_luts(int(spec.weight_bits), int(spec.input_bits))
@@ -288,6 +331,7 @@ def layer_counts(spec: LayerSpec, lutram_max_depth: int = LUTRAM_MAX_DEPTH) -> L
         "scales": scale_memory(spec, lutram_max_depth),
         "spikes": spike_buffer(spec, lutram_max_depth),
         "inputs": input_buffer(spec, lutram_max_depth),
+        "thresholds": threshold_memory(spec, acc_t),
     }
     n_groups = groups(spec.out_channels, p)
     wdepth = weight_memory_depth(spec)

@@ -20,6 +20,11 @@ INPUT_BITS = 8  # layer 0 reads a static input as 8-bit fixed point (docs/cost-m
 FP32_BITS = 32  # a width of None is full precision: float32, 32 bits stored and datapath width
 POOL_KERNEL = 2  # pooling is 2x2, stride 2, floor mode (torch default)
 AVG_POOL_SUM_BITS = 3  # the template's average pool hands on the sum of 4 spikes, 0..4 (not the mean)
+PRODUCT_BITS = 18  # acc x M_i: M_i on a signed 18-bit port (cost_models/fpga.py SCALE_MULT_BITS)
+# How a layer's weights enter its current and which neuron it has (docs/integer-semantics.md, Added forms;
+# dse/export/integer_network.py uses the same names)
+SCALED, SIGN_SCALES, PER_TIMESTEP = "scaled", "sign_scales", "per_timestep"
+LIF, QSNN, MFP = "lif", "qsnn", "mfp"
 
 
 @dataclass(frozen=True)
@@ -49,6 +54,11 @@ class LayerSpec:
     weight_storage_bits: int  # bits stored per weight, all sets together
     weight_read_bits: int  # bits read per weight use (one set)
     input_bits: int | None  # static layer 0: INPUT_BITS (None if fp weights); spikes and events: 1
+    # ---- the added integer forms (defaults: codes x one multiplier, LIF neuron) ----
+    weight_form: str = SCALED  # SCALED | SIGN_SCALES (TTQ: M and Mn) | PER_TIMESTEP (TaWQ: T code and scale sets)
+    neuron: str = LIF  # LIF | QSNN | MFP (spiking layers)
+    leak_shift: int | None = None  # k with tau = 2^k (ceil for other tau)
+    input_max_code: int = 1  # largest input value: 255 (static layer 0), 4 (after an avg pool), 1 (spikes, events)
 
 
 def accumulator_bits(weight_bits: int | None, fan_in: int, timesteps: int) -> int:
@@ -56,6 +66,12 @@ def accumulator_bits(weight_bits: int | None, fan_in: int, timesteps: int) -> in
     if weight_bits is None:
         return 32
     return weight_bits + _clog2(fan_in) + _clog2(timesteps) + 1
+
+
+def product_readout_bits(weight_bits: int, fan_in: int, input_bits: int, timesteps: int) -> int:
+    """Accumulator of a readout that sums I(t) = acc x M (TTQ: acc+ M - acc- Mn; TaWQ: M per timestep) over T:
+    the per-timestep accumulator (W + input bits + clog2 fan_in), the 18-bit multiplier, clog2 T."""
+    return weight_bits + input_bits + _clog2(fan_in) + PRODUCT_BITS + _clog2(timesteps)
 
 
 def _clog2(n: int) -> int:
@@ -82,6 +98,8 @@ def candidate_key(c: Candidate) -> tuple:
         c.num_classes,
         c.kernel_size,
         c.input_kind,
+        c.quantizer == "ternary" and c.quantizer_options.get("algorithm") == "ttq",
+        float(c.tau),
     )
 
 
@@ -93,10 +111,14 @@ def layer_specs(candidate: Candidate) -> tuple[LayerSpec, ...]:
 @lru_cache(maxsize=4096)
 def layer_specs_from_key(key: tuple) -> tuple[LayerSpec, ...]:
     """The weight layers of the network a candidate_key() describes (the cache behind layer_specs)."""
-    (family, widths, wbits, mbits, T, quantizer, pooling, par, in_shape, n_cls, k, input_kind) = key
+    (family, widths, wbits, mbits, T, quantizer, pooling, par, in_shape, n_cls, k, input_kind, ttq, tau) = key
     events_in = input_kind == "events"  # layer 0 reads binary events: accumulate-only like spikes
     profile = get_profile(quantizer)
     sets = T if profile.weights_per_timestep else 1
+    form = PER_TIMESTEP if profile.weights_per_timestep else SIGN_SCALES if ttq else SCALED
+    neuron = {"qsnn": QSNN, "mfp": MFP}.get(quantizer, LIF)
+    leak_shift = max(0, math.ceil(math.log2(tau))) if tau >= 1 else 0
+    max_in = 1  # largest value layer i reads
 
     def storage(bits: int | None) -> tuple[int, int]:
         if profile.storage_bits_per_weight is not None:
@@ -125,6 +147,10 @@ def layer_specs_from_key(key: tuple) -> tuple[LayerSpec, ...]:
             weight_storage_bits=stored,
             weight_read_bits=read,
             input_bits=(INPUT_BITS if wbits[i] is not None else None) if i == 0 and not events_in else 1,
+            weight_form=form,
+            neuron=neuron,
+            leak_shift=leak_shift,
+            input_max_code=(2**INPUT_BITS - 1) if i == 0 and not events_in else max_in,
         )
         if family == "mlp":
             n_in = shape[0]
@@ -152,13 +178,17 @@ def layer_specs_from_key(key: tuple) -> tuple[LayerSpec, ...]:
             if pool != "none":
                 ho, wo = ho // POOL_KERNEL, wo // POOL_KERNEL
             shape = (width, ho, wo)
+            max_in = 4 if pool == "avg" else 1
     # readout: flatten -> Linear(flat, num_classes); accumulates over T, never fires
     i = len(widths)
     n_in = math.prod(shape)
     stored, read = storage(wbits[i])
     acc = accumulator_bits(wbits[i], n_in, T)
-    if family != "mlp" and widths and pooling[len(widths) - 1] == "avg" and wbits[i] is not None:
+    avg_in = family != "mlp" and widths and pooling[len(widths) - 1] == "avg"
+    if avg_in and wbits[i] is not None:
         acc += AVG_POOL_SUM_BITS - 1  # it reads pooled sums 0..4, not spikes: 2 bits more
+    if form != SCALED and wbits[i] is not None:  # the readout sums I(t) itself (multipliers per sign or timestep)
+        acc = product_readout_bits(wbits[i], n_in, AVG_POOL_SUM_BITS if avg_in else 1, T)
     specs.append(
         LayerSpec(
             name=f"layer{i}", index=i, kind="linear", in_shape=(n_in,), out_shape=(n_cls,),
@@ -168,6 +198,7 @@ def layer_specs_from_key(key: tuple) -> tuple[LayerSpec, ...]:
             kernel_size=1, padding=0, timesteps=T, has_membrane_state=profile.has_membrane_state,
             weight_sets=sets, weight_storage_bits=stored, weight_read_bits=read,
             input_bits=(INPUT_BITS if wbits[i] is not None else None) if i == 0 else 1,
+            weight_form=form, input_max_code=max_in if i > 0 else 1,
         )
     )
     return tuple(specs)

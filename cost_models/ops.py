@@ -168,11 +168,29 @@ def neuron_update_ops(spec: LayerSpec) -> int:
     return per * spec.n_neurons * spec.timesteps
 
 
+MULTIPLIER_MAX = 2**17 - 1  # largest M_i on the signed 18-bit port (dse/export/integer_network.py, auto F)
+
+
+def mfp_state_bits(spec: LayerSpec) -> int:
+    """Bits of the MFP integrator V_t = (2^k - 1) V_{t-1} + 2^(k t) I_t per neuron (docs/integer-semantics.md):
+    bitlen(A) + k T + 1 with A = fan_in x max|q| x max input x max M the bound on |I| (max|q| = 2^(W-1), 1 for
+    1-bit odd levels; M < 2^17), the width the Verilog template stores (it holds any trained net's state_bits)."""
+    if spec.weight_bits is None:
+        return FP32_BITS
+    max_q = 2 ** (spec.weight_bits - 1) if spec.weight_bits > 1 else 1
+    bound = spec.fan_in * max_q * max(spec.input_max_code, 1) * MULTIPLIER_MAX
+    return bound.bit_length() + int(spec.leak_shift or 0) * spec.timesteps + 1
+
+
 def membrane_state_bits(spec: LayerSpec) -> int:
     """Bits of state kept per neuron between timesteps: the membrane (0 for a stateless
-    quantizer), or for the readout its accumulator, which always lives across the T steps."""
+    quantizer), or for the readout its accumulator, which always lives across the T steps.
+    The MFP neuron, reset-free and without a membrane register in the model, keeps its exact
+    integrator V in hardware: mfp_state_bits."""
     if not spec.spiking:
         return int(spec.membrane_bits or FP32_BITS)
+    if spec.neuron == "mfp":
+        return mfp_state_bits(spec)
     if not spec.has_membrane_state:
         return 0
     return FP32_BITS if spec.membrane_bits is None else spec.membrane_bits

@@ -2,8 +2,9 @@
 
 Matrix (networks built with the project's own builder, weights scaled so every layer fires,
 16 samples each): MLP static and events, conv static and events (3x3, max and avg pooling,
-even and odd map sizes), ternary (twn) and sigmoid MLPs on static and event input: identical
-spikes per layer and timestep, logits and predicted class (argmax in hardware).
+even and odd map sizes), ternary (twn) and sigmoid MLPs on static and event input, and the added
+integer forms TTQ, TaWQ, Q-SNN and MFP as MLPs on static and event input: identical spikes per layer
+and timestep, logits and predicted class (argmax in hardware). Their memories equal the cost model's.
 """
 
 from __future__ import annotations
@@ -117,6 +118,30 @@ BUILDER_CASES = {
     "mlp-events-sigmoid": (Candidate("mlp", (16,), (2, 4), (8,), 3, quantizer="sigmoid", parallelism=(2, 3),
                                      input_shape=(2, 4, 4), num_classes=4, input_kind="events"), (6.0,)),
 }
+# the added integer forms (docs/integer-semantics.md, "Added forms"), built as tests/test_integer_forms.py builds
+# them: TTQ (two multipliers), TaWQ (T code and scale sets), Q-SNN (level state, comparator bank), MFP (reset-free
+# integrator), each on static input and on event frames, P dividing the widths and not
+TTQ = {"algorithm": "ttq"}
+ADDED_FORM_CASES = {
+    "mlp-static-ttq": (Candidate("mlp", (16,), (2, 2), (6,), 3, quantizer="ternary", quantizer_options=TTQ,
+                                 parallelism=(4, 2), input_shape=(1, 8, 8), num_classes=6), (2.0,)),
+    "mlp-events-ttq": (Candidate("mlp", (16,), (2, 2), (6,), 3, quantizer="ternary", quantizer_options=TTQ,
+                                 parallelism=(4, 2), input_shape=(2, 4, 4), num_classes=4, input_kind="events"), (6.0,)),
+    "mlp-static-tawq": (Candidate("mlp", (16,), (2, 2), (6,), 3, quantizer="tawq", parallelism=(4, 3),
+                                  input_shape=(1, 8, 8), num_classes=6), (2.0,)),
+    "mlp-events-tawq-latent": (Candidate("mlp", (16,), (2, 2), (6,), 3, quantizer="tawq",
+                                         quantizer_options={"scale": "latent"}, parallelism=(3, 2),
+                                         input_shape=(2, 4, 4), num_classes=4, input_kind="events"), (6.0,)),
+    "mlp-static-qsnn": (Candidate("mlp", (16, 12), (8, 1, 8), (6, 5), 3, quantizer="qsnn", parallelism=(4, 3, 2),
+                                  input_shape=(1, 8, 8), num_classes=6), (2.0, 2.0)),
+    "mlp-events-qsnn": (Candidate("mlp", (16, 12), (8, 1, 8), (6, 4), 3, quantizer="qsnn", parallelism=(4, 3, 2),
+                                  input_shape=(2, 4, 4), num_classes=4, input_kind="events"), (6.0, 2.0)),
+    "mlp-static-mfp": (Candidate("mlp", (16,), (4, 4), (None,), 3, quantizer="mfp", parallelism=(4, 2),
+                                 input_shape=(1, 8, 8), num_classes=6), (2.0,)),
+    "mlp-events-mfp-tau4": (Candidate("mlp", (16,), (1, 4), (None,), 3, quantizer="mfp", parallelism=(3, 2),
+                                      input_shape=(2, 4, 4), num_classes=4, input_kind="events", tau=4.0), (6.0,)),
+}
+BUILDER_CASES.update(ADDED_FORM_CASES)
 
 
 @pytest.mark.iverilog
@@ -233,6 +258,8 @@ def test_declared_memories_are_the_cost_models(case):
         assert mine.get(key) == booked.get(key), (case, key, "declared", mine.get(key), "booked", booked.get(key))
     specs = layer_specs(cand)
     roles = {"weights", "scales", "membranes", "inputs"} | ({"spikes"} if len(specs) > 1 else set())
+    if cand.quantizer in ("qsnn", "mfp"):
+        roles.add("thresholds")  # the Q-SNN comparator bank's / MFP's per-timestep threshold ROM
     assert {k[1] for k in mine} == roles
     for spec in specs:  # per layer: the BRAM18s and LUTRAM LUTs of the declared memories are the booked ones
         counts = layer_counts(spec)
@@ -421,18 +448,21 @@ def test_static_codes_are_unsigned_8_bit_up_to_255(tmp_path):
     _assert_bit_exact(net, codes, tmp_path)
 
 
-def test_refuses_the_added_integer_forms_in_one_line():
+@pytest.mark.parametrize("name", ["ternary-ttq", "tawq", "qsnn", "mfp"])
+def test_refuses_the_added_forms_in_conv_layers_in_one_line(name):
+    """The added forms are built for fully connected layers; a conv layer with one is refused in one line."""
     torch = pytest.importorskip("torch")
     from dse.export.integer_network import integer_network
     from dse.training.model import build_model
 
     torch.manual_seed(0)
-    cand = Candidate("mlp", (8,), (2, 2), (6,), 2, quantizer="ternary", quantizer_options={"algorithm": "ttq"},
-                     input_shape=(1, 4, 4), num_classes=3)
-    try:
-        net = integer_network(build_model(cand), 0.25, "auto")
-    except UserError:
-        pytest.skip("this IntegerNetwork has no TTQ form")
-    with pytest.raises(UserError, match="the Verilog template maps codes x one multiplier") as err:
+    quantizer, options, bits, mbits = {
+        "ternary-ttq": ("ternary", TTQ, (2, 2), (6,)), "tawq": ("tawq", {}, (2, 2), (6,)),
+        "qsnn": ("qsnn", {}, (8, 8), (6,)), "mfp": ("mfp", {}, (4, 4), (None,)),
+    }[name]
+    cand = Candidate("conv", (4,), bits, mbits, 2, pooling=("max",), quantizer=quantizer, quantizer_options=options,
+                     input_shape=(1, 6, 6), num_classes=3)
+    net = integer_network(build_model(cand), 0.25, "auto")
+    with pytest.raises(UserError, match=r"layer0: the .* is built for fully connected layers only") as err:
         verilog_design(net)
     assert "\n" not in str(err.value)

@@ -88,3 +88,46 @@ def test_yosys_synthesizes_a_conv_design_with_the_memories_it_declares(tmp_path)
     assert declared == 2
     assert (counts.bram18, counts.dsp) == (estimate.bram18, estimate.dsp)
     assert estimate.bram18 == declared
+
+
+# one small design per added integer form (docs/integer-semantics.md, "Added forms"), static MLPs: TTQ's
+# second multiplier per unit, TaWQ's T code and scale sets (a 2 x 3 x 16 x 12 = 1152-word weight ROM: BRAM18),
+# Q-SNN's j x Ma multiplier and comparator bank, MFP's integrator; each 16 -> 12 -> 3, P = 1..2
+ADDED_FORM_DESIGNS = {
+    "ttq": Candidate("mlp", (12,), (2, 2), (6,), 2, quantizer="ternary", quantizer_options={"algorithm": "ttq"},
+                     parallelism=(2, 1), input_shape=(1, 4, 4), num_classes=3),
+    "tawq": Candidate("mlp", (12,), (2, 2), (6,), 3, quantizer="tawq", parallelism=(1, 1), input_shape=(1, 4, 4),
+                      num_classes=3),
+    "qsnn": Candidate("mlp", (12,), (8, 8), (5,), 2, quantizer="qsnn", parallelism=(2, 1), input_shape=(1, 4, 4),
+                      num_classes=3),
+    "mfp": Candidate("mlp", (12,), (4, 4), (None,), 2, quantizer="mfp", parallelism=(2, 1), input_shape=(1, 4, 4),
+                     num_classes=3),
+}
+
+
+@pytest.mark.yosys
+@pytest.mark.slow
+@pytest.mark.parametrize("name", list(ADDED_FORM_DESIGNS))
+def test_yosys_counts_the_bram18_and_dsp_of_the_added_forms(name, tmp_path):
+    """BRAM18 and DSP of a TTQ, TaWQ, Q-SNN and MFP design equal the cost model's (a few s of yosys each)."""
+    require_tool("yosys")
+    import json
+
+    import torch
+
+    from dse.export import ExportContext, export_to
+    from dse.training.model import build_model
+
+    cand = ADDED_FORM_DESIGNS[name]
+    estimate = evaluate(cand, "fpga-small")
+    torch.manual_seed(0)
+    out = tmp_path / "design"
+    export_to(ExportContext(model=build_model(cand), dataset="digits", source="test"), ["verilog"], out)
+    params = json.loads((out / "verilog_params.json").read_text())
+    script = (f"read_verilog -defer {' '.join(params['sources'])}; hierarchy -top {TOP_MODULE}; "
+              f"synth_xilinx -family xc7 -flatten -top {TOP_MODULE}; tee -q -o stat.json stat -json")
+    done = subprocess.run(["yosys", "-q", "-p", script], cwd=out, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, f"yosys failed: {(done.stderr or done.stdout).strip()[-2000:]}"
+    counts = read_report(out / "stat.json")
+    print(f"{name}: yosys BRAM18 {counts.bram18} DSP {counts.dsp}; booked {estimate.bram18} {estimate.dsp}")
+    assert (counts.bram18, counts.dsp) == (estimate.bram18, estimate.dsp)

@@ -10,7 +10,9 @@ per timestep from a valid/ready stream. The readout accumulates over T, and the 
 argmax of the logits (ties to the lowest index). Every Verilog parameter comes from the
 quantities the cost model uses (cost_models/fpga.py): P, W, membrane bits, the per-timestep
 accumulator width, the readout accumulator width, the 17-bit scale codes M_i, and each memory's
-style from the LUTRAM depth rule. Refusals are one-line UserErrors.
+style from the LUTRAM depth rule. The added integer forms (TTQ's two multipliers, TaWQ's per-timestep
+codes and multipliers, the Q-SNN and MFP neurons) are built in `snn_layer` (fully connected layers and
+the readout); a conv layer with one is refused. Refusals are one-line UserErrors.
 """
 
 from __future__ import annotations
@@ -22,11 +24,14 @@ from pathlib import Path
 import numpy as np
 
 from cost_models.fpga import (
-    LUTRAM_MAX_DEPTH, SCALE_CODE_BITS, groups, memory_style, timestep_acc_bits,
+    LUTRAM_MAX_DEPTH, SCALE_CODE_BITS, groups, memory_style, threshold_memory, timestep_acc_bits,
 )
-from cost_models.network import INPUT_BITS, accumulator_bits
+from cost_models.network import INPUT_BITS, accumulator_bits, product_readout_bits
+from cost_models.ops import mfp_state_bits
 from dse.errors import UserError
-from dse.export.integer_network import ODD_LEVELS, TWOS_COMPLEMENT, IntegerLayer, IntegerNetwork
+from dse.export.integer_network import (
+    LIF, MFP, ODD_LEVELS, PER_TIMESTEP, QSNN, SCALED, SIGN_SCALES, TWOS_COMPLEMENT, IntegerLayer, IntegerNetwork,
+)
 
 VERILOG_DIR = Path(__file__).with_name("verilog")
 LAYER_SOURCE = VERILOG_DIR / "snn_layer.v"
@@ -35,6 +40,8 @@ TOP_MODULE = "snn_top"
 LUT_MULT_MAX_BITS = 4  # cost_models/fpga.py: layer 0's W <= 4 multipliers are LUTs, wider ones DSPs
 CONV_KERNEL = 3  # the template's convolution: 3x3, padding 1, stride 1 (dse/training/model.py: padding k // 2)
 POOL_CODES = {None: 0, "none": 0, "max": 1, "avg": 2}
+WFORM_CODES = {SCALED: 0, SIGN_SCALES: 1, PER_TIMESTEP: 2}  # snn_layer.v WFORM
+NEURON_CODES = {LIF: 0, QSNN: 1, MFP: 2}  # snn_layer.v NEURON
 AVG_SUM_BITS = 3  # an average pool passes the sum of 4 spikes, 0..4
 
 
@@ -73,6 +80,33 @@ class LayerParameters:
     width: int = 0
     pool: int = 0
     input_source: str = "events"  # static | events | frame | spikes | map (what the layer reads)
+    # the added integer forms (snn_layer.v WFORM, NEURON): defaults are codes x M with a LIF neuron
+    wform: int = 0  # 0 scaled, 1 TTQ (M and Mn), 2 TaWQ (T code and scale sets)
+    neuron: int = 0  # 0 LIF, 1 Q-SNN, 2 MFP
+    timesteps: int = 1
+    sb: int = 8  # MFP: integrator state bits
+    nthr: int = 1  # threshold ROM words (Q-SNN 2L + 1, MFP T)
+    tw: int = 8  # threshold ROM word bits
+    ma: int = 0  # Q-SNN leak multiplier
+    tstyle: str = "auto"
+
+    @property
+    def weight_sets(self) -> int:
+        return self.timesteps if self.wform == 2 else 1
+
+    @property
+    def scale_units(self) -> int:
+        """Multipliers per unit in a scale word: 2 for TTQ (M, Mn), else 1."""
+        return 2 if self.wform == 1 else 1
+
+    @property
+    def state_bits(self) -> int:
+        """Bits per unit of the state RAM: readout accumulator, MFP integrator, or membrane / level."""
+        return self.racc if self.readout else (self.sb if self.neuron == 2 else self.b)
+
+    @property
+    def tmem(self) -> str:
+        return f"verilog_{self.name}_thresholds.mem"
 
     @property
     def groups(self) -> int:
@@ -138,11 +172,18 @@ class LayerParameters:
                 "ENC": self.enc, "BIN": int(not self.dense), "A": self.a, "LUT_MULT": self.lut_mult, "B": self.b,
                 "ACC": self.acc, "MB": self.mb, "F": self.f, "K": self.k, "POOL": self.pool, **styles,
             }
-        return {
+        values = {
             "N_IN": self.n_in, "N_OUT": self.n_out, "P": self.p, "W": self.w, "ENC": self.enc,
             "DENSE": self.dense, "A": self.a, "LUT_MULT": self.lut_mult, "READOUT": self.readout,
             "B": self.b, "ACC": self.acc, "RACC": self.racc, "MB": self.mb, "F": self.f, "K": self.k, **styles,
+            "T": self.timesteps,
         }
+        if self.wform:
+            values.update(WFORM=self.wform, TS=self.weight_sets)
+        if self.neuron:
+            values.update(NEURON=self.neuron, SB=self.sb, NTHR=self.nthr, TW=self.tw, MA=self.ma, TMEM=self.tmem,
+                          TSTYLE=self.tstyle)
+        return values
 
 
 def rom_style(depth: int, lutram_max_depth: int = LUTRAM_MAX_DEPTH) -> str:
@@ -159,7 +200,7 @@ def _check_common(layer: IntegerLayer) -> int:
     """Checks every layer needs; returns its weight bits."""
     if layer.weight_encoding not in (TWOS_COMPLEMENT, ODD_LEVELS):
         raise _refuse(layer, f"weight encoding {layer.weight_encoding!r}; accepted: {TWOS_COMPLEMENT}, {ODD_LEVELS}")
-    m = np.asarray(layer.multiplier, dtype=np.int64)
+    m = np.asarray(layer.all_multipliers() if hasattr(layer, "all_multipliers") else layer.multiplier, dtype=np.int64)
     if m.size and (int(m.min()) < 0 or int(m.max()) >= 2**SCALE_CODE_BITS):
         need = int(np.abs(m).max()).bit_length()
         raise _refuse(layer, f"multipliers M_i need {need} bits; the template's scale multiplier takes "
@@ -192,19 +233,31 @@ def layer_parameters(net: IntegerNetwork, lutram_max_depth: int = LUTRAM_MAX_DEP
     if kind not in ("static", "events"):
         raise UserError(f"{kind} input: the Verilog template takes static input or event frames; accepted: static, events")
     events = kind == "events"
-    try:  # the added integer forms (TTQ, TaWQ, Q-SNN, MFP) have no instance in the template
-        from dse.export.integer_network import require_standard_form
-    except ImportError:  # an IntegerNetwork without the added forms
-        require_standard_form = None
-    if require_standard_form is not None:
-        require_standard_form(net, "the Verilog template")
     out: list[LayerParameters] = []
     prev: LayerParameters | None = None
     for i, layer in enumerate(layers):
         w = _check_common(layer)
         p = int(layer.parallelism)
         spiking = bool(layer.spiking)
-        b, k = _membrane(layer) if spiking else (2, 0)
+        form = getattr(layer, "weight_form", SCALED)
+        neuron = getattr(layer, "neuron", LIF) if spiking else LIF
+        if form not in WFORM_CODES or neuron not in NEURON_CODES:
+            raise _refuse(layer, f"the {form} weight form with the {neuron} neuron is not in the Verilog template")
+        if layer.kind == "conv" and (form != SCALED or neuron != LIF):
+            what = f"the {form} weight form" if form != SCALED else f"the {neuron} neuron"
+            raise _refuse(layer, f"{what} is built for fully connected layers only; the Verilog template's "
+                                 "3x3 convolution maps codes x one multiplier with LIF neurons (docs/export.md)")
+        if form != SCALED and w != 2:
+            raise _refuse(layer, f"the {form} weight form takes ternary 2-bit codes, not {w}-bit")
+        b, k = _membrane(layer) if spiking and neuron == LIF else (2, 0)
+        if spiking and neuron == QSNN:
+            b = int(layer.membrane_bits or 0)
+            if not 2 <= b <= 12:
+                raise _refuse(layer, f"Q-SNN membrane bits {b}; the template's comparator bank takes 2..12")
+        if spiking and neuron == MFP:
+            k = int(layer.leak_shift if layer.leak_shift is not None else -1)
+            if k < 0:
+                raise _refuse(layer, "no leak shift (tau must be a power of two)")
         if layer.kind not in ("linear", "conv"):
             raise _refuse(layer, f"{layer.kind} layers are not in the Verilog template; accepted: linear, conv (3x3)")
         # what the layer reads: (source, value bits of the magnitude, signed port width, multiply?)
@@ -260,24 +313,86 @@ def layer_parameters(net: IntegerNetwork, lutram_max_depth: int = LUTRAM_MAX_DEP
                 raise _refuse(layer, f"{n_in} inputs; {prev.name} hands it {prev.out_values}")
             n_groups = groups(n_out, p)
             racc = accumulator_bits(w, n_in, net.timesteps) + (vbits - 1)  # pooled sums 0..4: 2 more bits
+            if not spiking and form != SCALED:  # the readout sums I(t) (multipliers per sign or timestep)
+                racc = product_readout_bits(w, n_in, vbits, net.timesteps)
+            acc = timestep_acc_bits(w, n_in, vbits)
+            sets = net.timesteps if form == PER_TIMESTEP else 1
+            extra = _added_form_fields(layer, neuron, b, k, acc, vbits, net.timesteps) if spiking else {}
             out.append(LayerParameters(
                 name=layer.name, n_in=n_in, n_out=n_out, p=p, w=w, enc=int(layer.weight_encoding == ODD_LEVELS),
                 dense=dense, a=a, lut_mult=lut_mult, readout=int(not spiking), b=b,
-                acc=timestep_acc_bits(w, n_in, vbits), racc=racc, mb=SCALE_CODE_BITS, f=int(layer.scale_bits), k=k,
-                wstyle=rom_style(n_groups * n_in, lutram_max_depth), sstyle=rom_style(n_groups, lutram_max_depth),
+                acc=acc, racc=racc, mb=SCALE_CODE_BITS, f=int(layer.scale_bits), k=k,
+                wstyle=rom_style(n_groups * n_in * sets, lutram_max_depth),
+                sstyle=rom_style(n_groups * sets, lutram_max_depth),
                 mstyle=memory_style(n_groups, lutram_max_depth), input_source=source,
+                wform=WFORM_CODES[form], timesteps=int(net.timesteps), **extra,
             ))
         prev = out[-1]
     return out
+
+
+def _threshold_spec(layer: IntegerLayer, neuron: str, b: int, k: int, vbits: int, timesteps: int):
+    """The cost model's LayerSpec fields that size a Q-SNN or MFP layer's state and threshold ROM."""
+    from cost_models.network import LayerSpec
+
+    fan_in = int(np.prod(layer.codes.shape[1:]))
+    max_in = vbits if vbits == 1 else 2**vbits - 1  # static codes 0..255; spikes 1
+    return LayerSpec(
+        name=layer.name, index=0, kind="linear", in_shape=(fan_in,), out_shape=(layer.out_channels,), fan_in=fan_in,
+        n_weights=fan_in * layer.out_channels, out_channels=layer.out_channels, n_neurons=layer.out_channels,
+        weight_bits=int(layer.weight_bits), membrane_bits=b if neuron == QSNN else None, spiking=True,
+        input_is_spike=vbits == 1, parallelism=int(layer.parallelism), pool_after=None, kernel_size=1, padding=0,
+        timesteps=timesteps, has_membrane_state=neuron != MFP, weight_sets=1, weight_storage_bits=int(layer.weight_bits),
+        weight_read_bits=int(layer.weight_bits), input_bits=vbits, neuron=neuron, leak_shift=k,
+        input_max_code=min(max_in, 255),
+    )
+
+
+def _added_form_fields(layer: IntegerLayer, neuron: str, b: int, k: int, acc: int, vbits: int,
+                       timesteps: int) -> dict:
+    """Q-SNN and MFP parameters: state and threshold ROM widths as cost_models.fpga books them."""
+    if neuron == LIF:
+        return {}
+    spec = _threshold_spec(layer, neuron, b, k, vbits, timesteps)
+    rom = threshold_memory(spec, acc)
+    fields = {"neuron": NEURON_CODES[neuron], "nthr": rom.depth, "tw": rom.width}
+    if neuron == QSNN:
+        ma = int(layer.leak_multiplier)
+        if not 0 <= ma < 2**SCALE_CODE_BITS:
+            raise _refuse(layer, f"leak multiplier {ma}; the template takes 0 <= Ma < 2^{SCALE_CODE_BITS}")
+        if layer.level_thresholds is None or len(layer.level_thresholds) != 2 * (2 ** (b - 1) - 1):
+            raise _refuse(layer, f"a Q-SNN layer needs {2 * (2 ** (b - 1) - 1)} level thresholds")
+        fields.update(ma=ma)
+    else:
+        sb = mfp_state_bits(spec)
+        if layer.state_bits is not None and int(layer.state_bits) > sb:
+            raise _refuse(layer, f"MFP state of {layer.state_bits} bits; the template holds {sb}")
+        if layer.threshold_per_timestep is None or len(layer.threshold_per_timestep) < timesteps:
+            raise _refuse(layer, f"an MFP layer needs {timesteps} thresholds, one per timestep")
+        fields.update(sb=sb)
+    return fields
+
+
+def threshold_mem_lines(layer: IntegerLayer, params: LayerParameters) -> list[str]:
+    """$readmemh lines of the threshold ROM, TW-bit two's complement words. Q-SNN: Theta, then B_1 .. B_2L
+    (ascending); MFP: Theta_t for t = 0 .. T-1. Each value is clamped to [-2^(TW-2), 2^(TW-2)]: H (Q-SNN) and V
+    (MFP) lie strictly inside that range, so every comparison keeps its result."""
+    if params.neuron == 1:
+        values = [int(layer.threshold_int)] + [int(v) for v in np.asarray(layer.level_thresholds).tolist()]
+    else:
+        values = [int(v) for v in np.asarray(layer.threshold_per_timestep).tolist()[: params.timesteps]]
+    bound = 2 ** (params.tw - 2)
+    digits = _hex_width(params.tw)
+    return [f"{min(max(v, -bound), bound) & (2**params.tw - 1):0{digits}x}" for v in values]
 
 
 def _hex_width(bits: int) -> int:
     return max(1, math.ceil(bits / 4))
 
 
-def stored_codes(layer: IntegerLayer) -> np.ndarray:
+def stored_codes(layer: IntegerLayer, codes: np.ndarray | None = None) -> np.ndarray:
     """The unsigned W-bit words stored for the codes q (two's complement, or j = (q + 2^W - 1) / 2)."""
-    q = np.asarray(layer.codes, dtype=np.int64)
+    q = np.asarray(layer.codes if codes is None else codes, dtype=np.int64)
     w = int(layer.weight_bits)
     if layer.weight_encoding == ODD_LEVELS:
         j = (q + (2**w - 1)) // 2
@@ -294,32 +409,45 @@ def weight_mem_lines(layer: IntegerLayer, params: LayerParameters) -> list[str]:
     """$readmemh lines of the weight ROM: word g * N_IN + j holds unit u's code of neuron g P + u
     at bits [u W +: W]; padding units of the last group hold code 0 (two's) or j 0 (odd).
     For a conv layer j = (c x 3 + ky) x 3 + kx (the codes' row order)."""
-    codes = stored_codes(layer).reshape(params.n_out, -1)
-    p, w = params.p, params.w
-    padded = np.zeros((params.groups * p, params.n_in), dtype=object)
-    padded[: params.n_out] = codes.astype(object)  # padding j = 0 (odd) is q = -(2^W - 1): M = 0, never spikes
+    sets = [layer.codes] if params.weight_sets == 1 else \
+        [np.asarray(layer.codes_per_timestep)[t] for t in range(params.weight_sets)]  # TaWQ: set t at t G N_IN
     lines = []
-    digits = _hex_width(p * w)
-    for g in range(params.groups):
-        block = padded[g * p:(g + 1) * p]  # [P, N_IN]
-        for j in range(params.n_in):
-            word = 0
-            for u in range(p):
-                word |= int(block[u, j]) << (u * w)
-            lines.append(f"{word:0{digits}x}")
+    for codes_t in sets:
+        codes = stored_codes(layer, codes_t).reshape(params.n_out, -1)
+        p, w = params.p, params.w
+        padded = np.zeros((params.groups * p, params.n_in), dtype=object)
+        padded[: params.n_out] = codes.astype(object)  # padding j = 0 (odd) is q = -(2^W - 1): M = 0, never spikes
+        digits = _hex_width(p * w)
+        for g in range(params.groups):
+            block = padded[g * p:(g + 1) * p]  # [P, N_IN]
+            for j in range(params.n_in):
+                word = 0
+                for u in range(p):
+                    word |= int(block[u, j]) << (u * w)
+                lines.append(f"{word:0{digits}x}")
     return lines
 
 
 def scale_mem_lines(layer: IntegerLayer, params: LayerParameters) -> list[str]:
-    """$readmemh lines of the scale ROM: word g holds M of neuron g P + u at bits [u MB +: MB]."""
-    m = [int(v) for v in np.asarray(layer.multiplier).tolist()] + [0] * (params.groups * params.p - params.n_out)
-    digits = _hex_width(params.p * params.mb)
+    """$readmemh lines of the scale ROM: word g holds M of neuron g P + u at bits [u MB +: MB]; TTQ: Mn at
+    [(P + u) MB +: MB]; TaWQ: word t G + g holds timestep t's multipliers."""
+    pad = [0] * (params.groups * params.p - params.n_out)
+    if params.wform == 2:
+        sets = [[int(v) for v in row] for row in np.asarray(layer.multiplier_per_timestep).tolist()]
+    else:
+        sets = [[int(v) for v in np.asarray(layer.multiplier).tolist()]]
+    lanes = [[s + pad] for s in sets]
+    if params.wform == 1:
+        lanes = [[sets[0] + pad, [int(v) for v in np.asarray(layer.multiplier_neg).tolist()] + pad]]
+    digits = _hex_width(params.scale_units * params.p * params.mb)
     lines = []
-    for g in range(params.groups):
-        word = 0
-        for u in range(params.p):
-            word |= m[g * params.p + u] << (u * params.mb)
-        lines.append(f"{word:0{digits}x}")
+    for parts in lanes:
+        for g in range(params.groups):
+            word = 0
+            for half, m in enumerate(parts):
+                for u in range(params.p):
+                    word |= m[g * params.p + u] << ((half * params.p + u) * params.mb)
+            lines.append(f"{word:0{digits}x}")
     return lines
 
 
@@ -402,16 +530,19 @@ def design_memories(params: list[LayerParameters], stream: EventInput | None = N
                            memory_style(first.n_in, lutram_max_depth)))
     for prm in params:
         inst = f"u_{prm.name}"
-        mems.append(Memory(prm.name, "weights", f"{inst}.wrom", prm.p * prm.w, prm.groups * prm.n_in, prm.wstyle))
-        mems.append(Memory(prm.name, "scales", f"{inst}.srom", prm.p * prm.mb, prm.groups, prm.sstyle))
+        mems.append(Memory(prm.name, "weights", f"{inst}.wrom", prm.p * prm.w, prm.groups * prm.n_in * prm.weight_sets,
+                           prm.wstyle))
+        mems.append(Memory(prm.name, "scales", f"{inst}.srom", prm.scale_units * prm.p * prm.mb,
+                           prm.groups * prm.weight_sets, prm.sstyle))
+        if prm.neuron:
+            mems.append(Memory(prm.name, "thresholds", f"{inst}.th.trom", prm.tw, prm.nthr, prm.tstyle))
         if prm.kind == "conv":
             mems.append(Memory(prm.name, "membranes", f"{inst}.mram", prm.p * prm.b, prm.membrane_depth, prm.mstyle))
             depth = prm.out_values
             mems.append(Memory(prm.name, "spikes", f"{prm.name}_map", prm.out_value_bits, depth,
                                memory_style(depth, lutram_max_depth)))
         else:
-            state = prm.racc if prm.readout else prm.b
-            mems.append(Memory(prm.name, "membranes", f"{inst}.sram", prm.p * state, prm.groups, prm.mstyle))
+            mems.append(Memory(prm.name, "membranes", f"{inst}.sram", prm.p * prm.state_bits, prm.groups, prm.mstyle))
             if not prm.readout:
                 mems.append(Memory(prm.name, "spikes", f"{prm.name}_spikes", _clog2(prm.n_out), prm.n_out,
                                    memory_style(prm.n_out, lutram_max_depth)))
@@ -652,7 +783,8 @@ def top_verilog(net: IntegerNetwork, params: list[LayerParameters], lutram_max_d
             "    snn_layer #(",
             f"        {_param_list(prm.verilog())}",
             f"    ) u_{name} (",
-            f"        .clk(clk), .rst(rst), .start({name}_start), .first_step(first_step), .last_step(last_step),",
+            f"        .clk(clk), .rst(rst), .start({name}_start), .first_step(first_step), .last_step(last_step), "
+            ".tstep(t),",
             f"        .in_count({in_count}), .in_raddr({name}_raddr), .in_rdata({name}_rdata),",
             f"        .out_we({name}_out_we), .out_idx({name}_out_idx),",
             res,
@@ -766,6 +898,8 @@ def verilog_design(net: IntegerNetwork, lutram_max_depth: int = LUTRAM_MAX_DEPTH
     for layer, prm in zip(net.layers, params):
         files[prm.wmem] = "\n".join(weight_mem_lines(layer, prm)) + "\n"
         files[prm.smem] = "\n".join(scale_mem_lines(layer, prm)) + "\n"
+        if prm.neuron:
+            files[prm.tmem] = "\n".join(threshold_mem_lines(layer, prm)) + "\n"
     return VerilogDesign(files, params, stream, design_memories(params, stream, lutram_max_depth), net.timesteps)
 
 

@@ -8,6 +8,17 @@
 //   hidden (LIF): H = m (2^K - 1) 2^F + acc M;  h = round_half_even(H / 2^(F+K));
 //                 h = clamp(h, B bits); spike = h >= 2^(B-2); m_next = spike ? 0 : h
 //   readout:      racc += acc over the T steps; after the last step logit = racc M
+// The added integer forms (docs/integer-semantics.md, "Added forms"):
+//   WFORM 1 (TTQ, sign_scales): two accumulators per unit, acc+ (inputs of +1 codes) and acc-
+//                 (inputs of -1 codes); I = acc+ M - acc- Mn (the scale word holds M and Mn).
+//   WFORM 2 (TaWQ, per_timestep): TS = T code sets and T scale sets; timestep t reads set t.
+//   A readout of WFORM 1 or 2 accumulates I(t) itself (racc += I(t); logit = racc): the
+//   multipliers differ per sign or per timestep, so they cannot be applied once after T steps.
+//   NEURON 1 (Q-SNN): state j in [-L, L] (B bits); H = j MA + I; spike = H >= Theta; else
+//                 j = -L + #{n : H >= B_n}, a bank of 2L comparators per unit against the
+//                 threshold ROM (Theta, B_1 .. B_2L; NTHR = 2L + 1 words of TW bits).
+//   NEURON 2 (MFP): reset-free V = (2^K - 1) V + 2^(K t) I (SB bits per neuron);
+//                 spike = V >= Theta_t, the threshold ROM holding Theta_t per timestep.
 // Spikes are written serially (lowest unit first) to the next layer's event list.
 // Memories: weight ROM (depth GROUPS x N_IN, width P x W), scale ROM (depth GROUPS, width
 // P x MB), membrane / readout accumulator RAM (depth GROUPS, width P x B or P x RACC).
@@ -34,17 +45,32 @@ module snn_layer #(
     parameter WSTYLE = "block",        // rom_style of the weight ROM: "block", or "auto" (LUT logic)
     parameter SSTYLE = "auto",         // rom_style of the scale ROM
     parameter MSTYLE = "distributed",  // ram_style of the membrane RAM
+    parameter integer WFORM = 0,       // 0 codes x M; 1 TTQ (M for +1 codes, Mn for -1 codes); 2 TaWQ (per timestep)
+    parameter integer NEURON = 0,      // 0 LIF; 1 Q-SNN (level state, comparator bank); 2 MFP (reset-free integrator)
+    parameter integer T = 1,           // timesteps (width of tstep)
+    parameter integer TS = 1,          // weight and scale sets (TaWQ: T)
+    parameter integer SB = 8,          // MFP: integrator state bits per neuron
+    parameter integer NTHR = 1,        // threshold ROM words (Q-SNN: 2L + 1; MFP: T)
+    parameter integer TW = 8,          // threshold ROM word bits (signed)
+    parameter integer MA = 0,          // Q-SNN: leak multiplier Ma (unsigned, < 2^MB)
+    parameter TMEM = "t.mem",          // $readmemh file of the threshold ROM (NEURON 1, 2)
+    parameter TSTYLE = "auto",         // rom_style of the threshold ROM (read in parallel: LUT logic)
     // derived
     parameter integer GROUPS = (N_OUT + P - 1) / P,
+    parameter integer TBW = (T > 1) ? $clog2(T) : 1,
+    parameter integer NS = (WFORM == 1) ? 2 : 1,                      // multipliers per unit
+    parameter integer PRODRO = (READOUT && WFORM != 0) ? 1 : 0,       // readout accumulates I(t)
+    parameter integer SDEPTH = GROUPS * TS,
+    parameter integer SAW = (SDEPTH > 1) ? $clog2(SDEPTH) : 1,
     parameter integer EW = (N_IN > 1) ? $clog2(N_IN + 1) : 1,         // event count bits
     parameter integer IAW = (N_IN > 1) ? $clog2(N_IN) : 1,            // input address bits
     parameter integer IDW = DENSE ? A : IAW,                          // input list data bits
     parameter integer OAW = (N_OUT > 1) ? $clog2(N_OUT) : 1,
     parameter integer NW = (GROUPS * P > 1) ? $clog2(GROUPS * P) : 1,  // neuron index incl. padding
-    parameter integer WDEPTH = GROUPS * N_IN,
+    parameter integer WDEPTH = GROUPS * N_IN * TS,
     parameter integer WAW = (WDEPTH > 1) ? $clog2(WDEPTH) : 1,
     parameter integer GW = (GROUPS > 1) ? $clog2(GROUPS) : 1,
-    parameter integer SW = READOUT ? RACC : B,                        // state bits per unit
+    parameter integer SW = READOUT ? RACC : ((NEURON == 2) ? SB : B), // state bits per unit
     parameter integer LW = RACC + MB + 1                              // readout logit bits
 ) (
     input wire clk,
@@ -52,6 +78,7 @@ module snn_layer #(
     input wire start,                    // pulse: run one timestep
     input wire first_step,               // t == 0: stored states read as 0
     input wire last_step,                // t == T-1: the readout emits its results
+    input wire [TBW-1:0] tstep,          // t (TaWQ sets, MFP shift and threshold)
     input wire [EW-1:0] in_count,        // events in the list (dense: ignored, N_IN)
     output wire [IAW-1:0] in_raddr,      // event list / input code read address
     input wire [IDW-1:0] in_rdata,       // registered read data, one cycle after in_raddr
@@ -65,7 +92,7 @@ module snn_layer #(
 );
     // ---------------- memories ----------------
     (* rom_style = WSTYLE, ram_style = WSTYLE *) reg [P*W-1:0] wrom [0:WDEPTH-1];
-    (* rom_style = SSTYLE, ram_style = SSTYLE *) reg [P*MB-1:0] srom [0:GROUPS-1];
+    (* rom_style = SSTYLE, ram_style = SSTYLE *) reg [NS*P*MB-1:0] srom [0:SDEPTH-1];
     (* ram_style = MSTYLE *) reg [P*SW-1:0] sram [0:GROUPS-1];
     integer init_i;
     initial begin
@@ -79,22 +106,39 @@ module snn_layer #(
     always @(posedge clk) w_rdata <= wrom[w_raddr];
 
     reg [GW-1:0] s_raddr;
-    reg [P*MB-1:0] s_rdata;
+    reg [SAW-1:0] sc_raddr;
+    reg [NS*P*MB-1:0] s_rdata;
     reg [P*SW-1:0] m_rdata;
     reg m_we;
     reg [P*SW-1:0] m_wdata;
     always @(posedge clk) begin
-        s_rdata <= srom[s_raddr];
+        s_rdata <= srom[sc_raddr];
         m_rdata <= sram[s_raddr];
         if (m_we) sram[s_raddr] <= m_wdata;
     end
+
+    // threshold ROM (Q-SNN: Theta, B_1 .. B_2L; MFP: Theta_t), read in parallel as a flat vector
+    wire [NTHR*TW-1:0] thr_flat;
+    genvar tn;
+    generate
+        if (NEURON != 0) begin : th
+            (* rom_style = TSTYLE, ram_style = TSTYLE *) reg [TW-1:0] trom [0:NTHR-1];
+            initial $readmemh(TMEM, trom);
+            for (tn = 0; tn < NTHR; tn = tn + 1) begin : rd
+                assign thr_flat[tn*TW +: TW] = trom[tn];
+            end
+        end else begin : nth
+            assign thr_flat = {NTHR*TW{1'b0}};
+        end
+    endgenerate
 
     // ---------------- control ----------------
     localparam [2:0] S_IDLE = 3'd0, S_ACC = 3'd1, S_DRAIN = 3'd2, S_RD = 3'd3,
                      S_MUL = 3'd4, S_UPD = 3'd5, S_EMIT = 3'd6;
     reg [2:0] state;
     reg [GW-1:0] g;
-    reg [WAW-1:0] wbase;        // g * N_IN
+    reg [WAW-1:0] wbase;        // (t_set * GROUPS + g) * N_IN
+    reg [SAW-1:0] sbase;        // t_set * GROUPS
     reg [EW-1:0] e;             // next event to issue
     reg [EW-1:0] count;
     reg v1, v2, v3;             // pipeline valid: list data, weight address, weight data
@@ -115,6 +159,7 @@ module snn_layer #(
 
     // ---------------- P units ----------------
     reg signed [ACC-1:0] acc [0:P-1];
+    reg signed [ACC-1:0] accn [0:P-1];  // TTQ: inputs of -1 codes
     reg signed [ACC+MB:0] prod [0:P-1];
     reg signed [SW-1:0] m_cur [0:P-1];
     wire [P-1:0] spike;
@@ -156,24 +201,91 @@ module snn_layer #(
                 assign term = wval;
             end
 
-            always @(posedge clk) begin
-                if (state == S_IDLE || state == S_EMIT) acc[u] <= 0;
-                else if (v3) acc[u] <= acc[u] + term;
-            end
-
             wire [MB-1:0] mval = s_rdata[u*MB +: MB];
             wire signed [SW-1:0] mst = first_step ? {SW{1'b0}} : m_rdata[u*SW +: SW];
-            always @(posedge clk) if (state == S_MUL) begin
-                if (READOUT) prod[u] <= 0;
-                else prod[u] <= acc[u] * $signed({1'b0, mval});
-                m_cur[u] <= mst;
+            if (WFORM == 1) begin : ttq
+                // acc+ sums the inputs of +1 codes, acc- those of -1 codes (term = q x)
+                always @(posedge clk) begin
+                    if (state == S_IDLE || state == S_EMIT) begin
+                        acc[u] <= 0;
+                        accn[u] <= 0;
+                    end else if (v3) begin
+                        if (wval > 0) acc[u] <= acc[u] + term;
+                        if (wval < 0) accn[u] <= accn[u] - term;
+                    end
+                end
+                wire [MB-1:0] mneg = s_rdata[(P+u)*MB +: MB];
+                always @(posedge clk) if (state == S_MUL) begin
+                    prod[u] <= acc[u] * $signed({1'b0, mval}) - accn[u] * $signed({1'b0, mneg});
+                    m_cur[u] <= mst;
+                end
+            end else begin : one
+                always @(posedge clk) begin
+                    if (state == S_IDLE || state == S_EMIT) acc[u] <= 0;
+                    else if (v3) acc[u] <= acc[u] + term;
+                end
+                always @(posedge clk) if (state == S_MUL) begin
+                    if (READOUT && !PRODRO) prod[u] <= 0;
+                    else prod[u] <= acc[u] * $signed({1'b0, mval});
+                    m_cur[u] <= mst;
+                end
             end
 
-            if (READOUT) begin : ro
+            if (READOUT && PRODRO) begin : rop
+                // racc += I(t); the logit is racc itself
+                wire signed [RACC-1:0] sum = m_cur[u] + prod[u];
+                assign racc_next[u*RACC +: RACC] = sum;
+                assign m_next[u*SW +: SW] = sum;
+                assign spike[u] = 1'b0;
+            end else if (READOUT) begin : ro
                 wire signed [RACC-1:0] sum = m_cur[u] + acc[u];
                 assign racc_next[u*RACC +: RACC] = sum;
                 assign m_next[u*SW +: SW] = sum;
                 assign spike[u] = 1'b0;
+            end else if (NEURON == 1) begin : qsnn
+                localparam integer HW = ((B > ACC) ? B : ACC) + MB + 1;  // |j Ma| + |I| < 2^(HW-1)
+                localparam integer L = (1 << (B - 1)) - 1;
+                localparam [MB-1:0] MAU = MA;
+                wire signed [B-1:0] jst = m_cur[u];
+                wire signed [HW-1:0] jterm;
+                if (B <= 4) begin : lutma  // shift-add (the cost model's LUT multiplier rule)
+                    integer mi;
+                    reg signed [HW-1:0] ja;
+                    always @* begin
+                        ja = 0;
+                        for (mi = 0; mi < MB; mi = mi + 1)
+                            if (MAU[mi]) ja = ja + ($signed({{(HW-B){jst[B-1]}}, jst}) <<< mi);
+                    end
+                    assign jterm = ja;
+                end else begin : dspma
+                    assign jterm = jst * $signed({1'b0, MAU});
+                end
+                wire signed [HW-1:0] H = jterm + prod[u];
+                wire signed [TW-1:0] HX = H;
+                wire valid_unit = ({1'b0, gbase} + u) < N_OUT;
+                assign spike[u] = valid_unit && (HX >= $signed(thr_flat[0 +: TW]));
+                integer ci;
+                reg [B-1:0] above;  // #{n : H >= B_n}, 0 .. 2L
+                always @* begin
+                    above = 0;
+                    for (ci = 1; ci <= 2 * L; ci = ci + 1)
+                        if (HX >= $signed(thr_flat[ci*TW +: TW])) above = above + 1'b1;
+                end
+                wire signed [B:0] lv = $signed({1'b0, above}) - L;
+                wire signed [B-1:0] level = lv[B-1:0];
+                assign m_next[u*SW +: SW] = spike[u] ? {SW{1'b0}} : level;
+                assign racc_next[u*RACC +: RACC] = {RACC{1'b0}};
+            end else if (NEURON == 2) begin : mfp
+                localparam integer IW = ACC + MB + 1 + K * (T - 1);  // 2^(K t) I
+                localparam integer VW = ((SB > IW) ? SB : IW) + K + 2;
+                wire signed [VW-1:0] vprev = m_cur[u];
+                wire signed [VW-1:0] ishift = $signed(prod[u]) <<< (K * tstep);
+                wire signed [VW-1:0] V = ((vprev <<< K) - vprev) + ishift;
+                wire signed [TW-1:0] thr_t = thr_flat[tstep*TW +: TW];
+                wire valid_unit = ({1'b0, gbase} + u) < N_OUT;
+                assign spike[u] = valid_unit && ($signed(V[TW-1:0]) >= thr_t);  // |V| < 2^(SB-1), TW = SB + 1
+                assign m_next[u*SW +: SW] = V[SW-1:0];
+                assign racc_next[u*RACC +: RACC] = {RACC{1'b0}};
             end else begin : lif
                 localparam integer S = F + K;
                 localparam integer HW = ((B + K + F > ACC + MB + 1) ? B + K + F : ACC + MB + 1) + 2;
@@ -236,7 +348,8 @@ module snn_layer #(
                 S_IDLE: if (start) begin
                     g <= 0;
                     gbase <= 0;
-                    wbase <= 0;
+                    wbase <= (TS > 1) ? tstep * (GROUPS * N_IN) : 0;
+                    sbase <= (TS > 1) ? tstep * GROUPS : 0;
                     e <= 0;
                     count <= DENSE ? N_IN : in_count;
                     state <= S_ACC;
@@ -247,6 +360,7 @@ module snn_layer #(
                 end
                 S_DRAIN: if (!v1 && !v2 && !v3) begin
                     s_raddr <= g;
+                    sc_raddr <= sbase + g;
                     state <= S_RD;
                 end
                 S_RD: state <= S_MUL;     // scale ROM and state RAM read
@@ -260,8 +374,9 @@ module snn_layer #(
                         res_group <= g;
                         res_sum <= racc_next;
                         for (pi = 0; pi < P; pi = pi + 1)
-                            res_logit[pi*LW +: LW] <= $signed(racc_next[pi*RACC +: RACC])
-                                                      * $signed({1'b0, s_rdata[pi*MB +: MB]});
+                            res_logit[pi*LW +: LW] <= PRODRO ? $signed(racc_next[pi*RACC +: RACC])
+                                                      : $signed(racc_next[pi*RACC +: RACC])
+                                                        * $signed({1'b0, s_rdata[pi*MB +: MB]});
                     end
                     state <= S_EMIT;
                 end
