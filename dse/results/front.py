@@ -3,7 +3,12 @@
 The front is the deployable front: trials marked `deployable: false` (full-precision reference points
 searched with `dse search --reference-fp`) never enter it and never push a deployable trial off it;
 those of them that no feasible trial dominates are listed apart (`reference_front`, pareto.json's
-'reference')."""
+'reference').
+
+Optuna sees the same front: in studies dse creates (user attr MARKS_ATTR), the runner also marks every
+trial with the constraints `stopped_early` and `not_deployable` (1.0 = violated, 0.0 = not), so
+`study.best_trials`, which honours constraints, leaves stopped and reference trials out exactly as
+`pareto_front(study, verified=False)` does (docs/search.md, "What Optuna and optuna-dashboard see")."""
 
 from __future__ import annotations
 
@@ -12,7 +17,7 @@ import csv
 import io
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import optuna
@@ -27,15 +32,38 @@ TABLE_COLUMNS = (
 )
 
 
+# Constraints that mark a trial kind rather than a budget or capacity (positive = violated, Optuna's convention):
+# the runner sets both, 0.0 or 1.0, on every completed trial of a study that carries MARKS_ATTR.
+STOPPED_EARLY = "stopped_early"  # 1.0: stopped by early stopping (status 'stopped'): not fully trained
+NOT_DEPLOYABLE = "not_deployable"  # 1.0: an fp reference point (deployable false, dse search --reference-fp)
+MARKS = (STOPPED_EARLY, NOT_DEPLOYABLE)
+MARKS_ATTR = "constraint_marks"  # study user attr: the marks its trials carry; absent in studies made before them
+
+
+def mark_constraints(stopped: bool, deployable: bool) -> dict[str, float]:
+    """The mark constraints of one trial, in MARKS order (every trial of a study gets the same keys)."""
+    return {STOPPED_EARLY: 1.0 if stopped else 0.0, NOT_DEPLOYABLE: 0.0 if deployable else 1.0}
+
+
+def marks_trials(study: optuna.Study) -> bool:
+    """Whether the study's trials carry the mark constraints (studies dse created since they exist)."""
+    return MARKS_ATTR in study.user_attrs
+
+
 def is_reference(trial: optuna.trial.FrozenTrial) -> bool:
     """A full-precision reference point (dse search --reference-fp): searched, but not deployable."""
     return trial.user_attrs.get("deployable") is False
 
 
-def _non_dominated(trials: list[optuna.trial.FrozenTrial], directions: list[Any]) -> list[optuna.trial.FrozenTrial]:
+def _non_dominated(
+    trials: list[optuna.trial.FrozenTrial], directions: list[Any],
+    feasible_if: Callable[[optuna.trial.FrozenTrial], bool] | None = None,
+) -> list[optuna.trial.FrozenTrial]:
     """The feasible trials no other feasible one dominates, in trial order (Optuna's best_trials rule:
-    constraint values <= 0 count as feasible, equal values do not dominate each other)."""
-    feasible = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE and t.values is not None and is_feasible(t)]
+    every constraint value <= 0 counts as feasible, mark constraints included, equal values do not
+    dominate each other); `feasible_if` replaces the feasibility test."""
+    feasible_if = feasible_if or _satisfies_all
+    feasible = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE and t.values is not None and feasible_if(t)]
     if not feasible:
         return []
     signs = np.array([-1.0 if d == optuna.study.StudyDirection.MAXIMIZE else 1.0 for d in directions])
@@ -47,6 +75,8 @@ def _non_dominated(trials: list[optuna.trial.FrozenTrial], directions: list[Any]
 def pareto_front(study: optuna.Study, verified: bool = True) -> list[optuna.trial.FrozenTrial]:
     """Feasible, completed, fully trained, non-dominated deployable trials (constraints honoured as in
     Optuna's best_trials; non-deployable fp reference trials are left out before dominance is decided).
+    With verified=False and a study whose trials carry the mark constraints, the same trials as Optuna's
+    `study.best_trials` (tests/test_dashboard_view.py).
 
     verified=True: members retrained by dse/verify.py carry their verified_* attributes and those
     flagged after verification (dominated or over budget) are left out; False: the search's own front.
@@ -60,9 +90,10 @@ def pareto_front(study: optuna.Study, verified: bool = True) -> list[optuna.tria
 
 
 def reference_front(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
-    """Trained fp reference trials that no feasible trial (deployable or not) dominates, best accuracy first."""
+    """Trained fp reference trials that no feasible trial (deployable or not) dominates, best accuracy first.
+    Feasible here: within the budgets and capacities (the mark constraints are not looked at)."""
     trials = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
-    front = [t for t in _non_dominated(trials, study.directions) if is_reference(t) and t.user_attrs.get("status") == "trained"]
+    front = [t for t in _non_dominated(trials, study.directions, is_feasible) if is_reference(t) and t.user_attrs.get("status") == "trained"]
     return sorted(front, key=lambda t: -t.user_attrs.get("accuracy", 0.0))
 
 
@@ -90,7 +121,17 @@ def flagged_members(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
 
 
 def is_feasible(trial: optuna.trial.FrozenTrial) -> bool:
-    """All constraint values <= 0 (Optuna's convention); a trial with none set counts as feasible."""
+    """Within every budget and capacity: their constraint values <= 0 (Optuna's convention); a trial with
+    none set counts as feasible. The mark constraints (stopped_early, not_deployable) say what kind of
+    trial it is, not whether it fits, and are not looked at: trials.csv's 'feasible', plots and hypervolume."""
+    constraints = trial.constraints or {}
+    if not isinstance(constraints, dict):
+        return all(c <= 0 for c in constraints)
+    return all(c <= 0 for key, c in constraints.items() if key not in MARKS)
+
+
+def _satisfies_all(trial: optuna.trial.FrozenTrial) -> bool:
+    """Optuna's feasibility (best_trials, samplers): every constraint value <= 0, mark constraints included."""
     constraints = trial.constraints or {}
     values = constraints.values() if isinstance(constraints, dict) else constraints
     return all(c <= 0 for c in values)
@@ -150,7 +191,9 @@ def format_row(row: dict[str, Any]) -> list[str]:
 
 def front_document(study: optuna.Study, storage_url: str, verified: bool = True) -> dict[str, Any]:
     """The content of pareto.json: settings and every front member with Candidate and cost report;
-    verified (the default): the verified front, with the members verification flagged listed apart."""
+    verified (the default): the verified front, with the members verification flagged listed apart.
+    'search_front' names the search's own front in trial order, before verification: the trials of
+    Optuna's study.best_trials where the study's trials carry the mark constraints ('optuna_marks')."""
     front = pareto_front(study, verified)
     return {
         "study": study.study_name,
@@ -158,7 +201,10 @@ def front_document(study: optuna.Study, storage_url: str, verified: bool = True)
         "target": study.user_attrs.get("target"),
         "budgets": study.user_attrs.get("budgets", {}),
         "objectives": objectives_of(study),
+        "metric_names": study.metric_names,  # Optuna's names of the values (optuna-dashboard's axes)
         "n_trials": len(study.trials),
+        "search_front": sorted(t.number for t in pareto_front(study, verified=False)),
+        "optuna_marks": marks_trials(study),
         "front": [
             {
                 "trial": t.number,

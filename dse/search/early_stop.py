@@ -6,7 +6,9 @@ possibly be (C's measured costs <= this trial's screening lower bound, exact for
 and C's accuracy from epoch e to its end never fell below this trial's accuracy at epoch e plus
 MARGIN. A stopped trial stays COMPLETE with what it measured at the stopping epoch (status
 "stopped"): those values are dominated by C, so it never enters the front, and the sampler
-learns that its region is poor.
+learns that its region is poor. The runner also gives it the constraint `stopped_early` = 1.0
+(0.0 on every other trial; dse.results.front.MARKS) before the trial finishes, so Optuna's
+best_trials and samplers treat it as infeasible rather than relying on that dominance.
 """
 
 from __future__ import annotations

@@ -4,7 +4,10 @@ Each trial: suggest a Candidate, screen it with the no-training cost model (reje
 candidates are recorded as infeasible with their constraint values and never trained),
 otherwise train it briefly, measure spikes, cost it, set the budget/capacity constraints
 with `trial.set_constraint` and return the objectives. Candidate, cost report and status
-are trial user attributes, so optuna-dashboard shows them with nothing extra.
+are trial user attributes, so optuna-dashboard shows them with nothing extra. In a study that
+carries the mark constraints (dse.results.front.MARKS), every completed trial also gets
+`stopped_early` and `not_deployable` (1.0 or 0.0), set here before the trial finishes: Optuna's
+best_trials then leaves out stopped and fp reference trials as dse's front does.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import optuna
 
 from cost_models.report import evaluate, quantity
 from cost_models.screen import constraint_values, screen
+from dse.results.front import mark_constraints, marks_trials
 from dse.search import early_stop
 from dse.training.artifacts import default_artifact_dir, record_trial_model
 from dse.training.data import DataSplits
@@ -40,6 +44,7 @@ class TrialRunner:
         self.data = data
         self.device = device
         self.consecutive_failures = 0  # failed trials in a row in this process; run_search stops at MAX_CONSECUTIVE_FAILURES
+        self._marks: bool | None = None  # whether the study's trials carry the mark constraints; read at the first trial
 
     def values(self, report: Any, accuracy: float) -> list[float]:
         return [accuracy if o == "accuracy" else float(quantity(report, o)) for o in self.settings.objectives]
@@ -63,11 +68,13 @@ class TrialRunner:
         trial.set_user_attr("candidate", candidate.to_dict())
         trial.set_user_attr("summary", candidate.summary())
         # fp weights or membranes (a --reference-fp point): searched for comparison, kept off the deployable front
-        trial.set_user_attr("deployable", is_deployable(candidate))
+        deployable = is_deployable(candidate)
+        trial.set_user_attr("deployable", deployable)
         screened = screen(candidate, s.target, s.budgets)
         if not screened.feasible:
             for key, value in screened.constraints.items():
                 trial.set_constraint(key, value)
+            self._mark(trial, stopped=False, deployable=deployable)
             trial.set_user_attr("status", "screened")
             trial.set_user_attr("violations", screened.violations)
             trial.set_user_attr("cost", screened.report.to_dict())
@@ -80,6 +87,7 @@ class TrialRunner:
         report = evaluate(candidate, s.target, result.activity)
         for key, value in constraint_values(report, s.target, s.budgets).items():
             trial.set_constraint(key, value)
+        self._mark(trial, stopped=bool(result.stop_reason), deployable=deployable)
         trial.set_user_attr("status", "stopped" if result.stop_reason else "trained")
         if stopper is not None:
             early_stop.record(trial, stopper, result)
@@ -90,6 +98,15 @@ class TrialRunner:
         trial.set_user_attr("epochs", result.epochs)
         trial.set_user_attr("cost", report.to_dict())
         return self.values(report, result.accuracy)
+
+    def _mark(self, trial: optuna.Trial, stopped: bool, deployable: bool) -> None:
+        """The mark constraints, after the budget and capacity ones (the same keys in the same order on every
+        completed trial), where the study carries them; a study made before them is left as it was."""
+        if self._marks is None:
+            self._marks = marks_trials(trial.study)
+        if self._marks:
+            for key, value in mark_constraints(stopped, deployable).items():
+                trial.set_constraint(key, value)
 
     def _early_stopper(self, trial: optuna.Trial, lower_bound: Any) -> early_stop.EarlyStopper | None:
         """The trial's on_epoch callback when early stopping is on; costs known before training are lower bounds."""

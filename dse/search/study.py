@@ -4,11 +4,13 @@ resumed, and opening (creating or joining) the study in its storage."""
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
 import optuna
 
+from cost_models.report import QUANTITY_FIELDS
 from cost_models.targets import Target
 from dse.errors import UserError
 from dse.search.samplers import make_sampler
@@ -70,6 +72,32 @@ def directions(objectives: tuple[str, ...]) -> list[str]:
     return ["maximize" if o == "accuracy" else "minimize" for o in objectives]
 
 
+def metric_names(objectives: tuple[str, ...] | list[str]) -> list[str]:
+    """Optuna's names of the objective values, with units: the cost report's field names
+    ('accuracy' (a fraction), 'energy_mj', 'memory_bytes', 'sops', 'latency_s', 'lut', 'ff', 'bram18', 'dsp')."""
+    return ["accuracy" if o == "accuracy" else QUANTITY_FIELDS[o] for o in objectives]
+
+
+def name_metrics(study: optuna.Study, objectives: tuple[str, ...] | list[str]) -> None:
+    """study.set_metric_names unless the study already has names (optuna-dashboard and Optuna's plots read them)."""
+    if study.metric_names is not None:
+        return
+    with warnings.catch_warnings():  # set_metric_names is marked experimental since Optuna 3.2
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        study.set_metric_names(metric_names(objectives))
+
+
+def adopt_marks(study: optuna.Study) -> None:
+    """Mark the study's trials from now on (dse.results.front.MARKS) when it holds no completed trial:
+    every completed trial of a study must carry the same constraint keys (GPSampler refuses otherwise),
+    so a study with unmarked completed trials, made before the marks, stays unmarked."""
+    from dse.results.front import MARKS, MARKS_ATTR
+
+    if MARKS_ATTR in study.user_attrs or completed_count(study) > 0:
+        return
+    study.set_user_attr(MARKS_ATTR, list(MARKS))
+
+
 def open_study(settings: SearchSettings, worker: int = 0) -> optuna.Study:
     """Create the study or join an existing one with the same objectives, space and data set.
 
@@ -84,6 +112,8 @@ def open_study(settings: SearchSettings, worker: int = 0) -> optuna.Study:
     stored = study.user_attrs.get("dse")
     wanted = settings.fingerprint()
     if stored is None:
+        adopt_marks(study)  # before "dse": a worker that sees the fingerprint sees the marks
+        name_metrics(study, settings.objectives)
         study.set_user_attr("dse", wanted)
         study.set_user_attr("target", settings.target.name)
         study.set_user_attr("budgets", settings.budgets)
@@ -94,6 +124,8 @@ def open_study(settings: SearchSettings, worker: int = 0) -> optuna.Study:
             f"study {settings.study_name!r} already exists in {settings.storage_url} with other settings "
             f"({'; '.join(differences)}): resume it with the stored settings, or choose another --study name or --storage"
         )
+    adopt_marks(study)
+    name_metrics(study, settings.objectives)  # a study made before dse named its metrics
     return study
 
 

@@ -7,7 +7,9 @@ epochs when larger) with k new seeds, re-measured (accuracy and spikes) and re-c
 whose mean values are dominated by another verified member's, or whose costs break a budget or
 capacity with some seed, is flagged; the verified front is the rest (dse/results/front.py shows it by
 default). Finished trials cannot take new user attributes in Optuna 5 (the storage refuses
-updates to finished trials), so each record is a study user attribute 'verification:<trial>'.
+updates to finished trials), so each record is a study user attribute 'verification:<trial>', and
+a flagged member stays in Optuna's study.best_trials (and optuna-dashboard's view): those show the
+search's front, pareto.json both ('search_front', 'front', 'flagged'; docs/search.md).
 """
 
 from __future__ import annotations
