@@ -11,14 +11,14 @@ import argparse
 import sys
 from typing import Sequence
 
-from dse.cli import calibrate, datasets, estimate, export, pareto, plot, report, search, targets, train
+from dse.cli import calibrate, datasets, estimate, export, pareto, plot, report, search, simulate, targets, train
 from dse.cli._common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, CliParser
 from dse.errors import UserError
 
 # the registry: name -> module with add_parser(subparsers) and run(args) -> exit code, in --help order
 COMMANDS = {
     "search": search, "pareto": pareto, "estimate": estimate, "train": train, "export": export, "plot": plot,
-    "report": report, "calibrate": calibrate, "targets": targets, "datasets": datasets,
+    "report": report, "calibrate": calibrate, "simulate": simulate, "targets": targets, "datasets": datasets,
 }
 
 

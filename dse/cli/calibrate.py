@@ -12,6 +12,11 @@ DIR holds the reports (yosys `stat -json` files, Vivado report_utilization text)
         candidate: {family: mlp, widths: [32], weight_bits: [4, 4], membrane_bits: [8], timesteps: 4,
                     parallelism: [4, 2], input_shape: [1, 1, 64], num_classes: 10}
 
+Without a manifest.yaml, DIR may be one `dse export --format verilog` folder or a folder of them,
+each synthesized with its own script: the candidate comes from its export.json and the counts from
+vivado_utilization.rpt (`vivado -mode batch -source vivado.tcl`) when present, else synth_stat.json
+(`yosys -s synth.ys`); a manifest may also name those files (report: DESIGN/synth_stat.json).
+
 The output is the base target's file with an `fpga_template` section (the fitted constants, each
 with its source) and a `calibration` record (errors before, after and held out, residuals per
 design); `--target calibrated.yaml` then uses it everywhere. Bad input: one line, exit 2, no file.
@@ -20,6 +25,7 @@ design); `--target calibrated.yaml` then uses it everywhere. Bad input: one line
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +47,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "candidates), and write the base target with the fitted constants and the fit's residuals.",
     )
     p.add_argument("--reports", required=True, metavar="DIR",
-                   help=f"folder with the reports and {MANIFEST} (see benchmarks/synthesis/reports/)")
+                   help=f"folder with the reports and {MANIFEST} (see benchmarks/synthesis/reports/), or without "
+                   "a manifest: Verilog export folders (or one) synthesized with their synth.ys / vivado.tcl")
     p.add_argument("--target", required=True, metavar="NAME|FILE",
                    help="FPGA target to start from: a shipped name (fpga-small, ...) or a target YAML")
     p.add_argument("--out", required=True, metavar="FILE.yaml", help="calibrated target file to write (must not exist unless --force)")
@@ -50,13 +57,51 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def load_points(folder: str | Path) -> list[Any]:
-    """The DesignPoints of a report folder (cost_models.calibrate.read_design_points); UserError on any bad entry."""
+    """The DesignPoints of a report folder (cost_models.calibrate.read_design_points), or, without a
+    manifest, of export folders (export_points); UserError on any bad entry."""
     from cost_models.calibrate import CalibrationError, read_design_points
 
+    path = Path(folder)
+    if path.is_dir() and not (path / MANIFEST).is_file():
+        points = export_points(path)
+        if points is not None:
+            return points
     try:
         return read_design_points(folder)
     except CalibrationError as exc:
         raise UserError(str(exc)) from None
+
+
+def export_points(folder: Path) -> list[Any] | None:
+    """DesignPoints of `dse export --format verilog` folders after synthesis: `folder` itself or its
+    subfolders holding an export.json (the candidate) and the report its script wrote:
+    vivado_utilization.rpt (vivado.tcl) when present, else synth_stat.json (yosys -s synth.ys).
+    None when there is no export folder there."""
+    from cost_models.calibrate import DesignPoint
+    from cost_models.synthesis_reports import ReportError, read_report
+    from dse.hardware.selfcheck import VIVADO_UTILIZATION, YOSYS_STAT
+    from search_spaces.candidate import Candidate
+
+    exports = [folder] if (folder / "export.json").is_file() else \
+        sorted(p for p in folder.iterdir() if p.is_dir() and (p / "export.json").is_file())
+    if not exports:
+        return None
+    points = []
+    for design in exports:
+        report = next((design / name for name in (VIVADO_UTILIZATION, YOSYS_STAT) if (design / name).is_file()), None)
+        if report is None:
+            raise UserError(f"{design}: an export without a synthesis report ({VIVADO_UTILIZATION} or {YOSYS_STAT}); "
+                            "run `yosys -s synth.ys` (or `vivado -mode batch -source vivado.tcl`) in it first")
+        try:
+            candidate = Candidate.from_dict(dict(json.loads((design / "export.json").read_text())["candidate"]))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise UserError(f"{design / 'export.json'}: no readable candidate ({str(exc).splitlines()[0] if str(exc) else exc!r})") from None
+        try:
+            measured = read_report(report)
+        except ReportError as exc:
+            raise UserError(str(exc)) from None
+        points.append(DesignPoint(design.name, candidate, measured))
+    return points
 
 
 def calibrated_target_yaml(base_path: str, calibration: Any, source: str) -> str:

@@ -38,4 +38,5 @@ def write(ctx: Any, out_dir: Path) -> list[Path]:
         "memories": [m.as_dict() for m in design.memories],
     }
     written.append(write_text(folder / "verilog_params.json", json.dumps(params, indent=2) + "\n"))
-    return written
+    from dse.hardware.selfcheck import write_selfcheck  # testbench, vectors, synth.ys, vivado.tcl (docs/export.md)
+    return written + write_selfcheck(ctx, design, folder)
