@@ -133,33 +133,38 @@ def test_simulate_event_export_agrees_100_percent(tmp_path, capsys):
     assert "spikes layer0: 1536/1536 agree (100.00 %" in out
 
 
-@pytest.mark.iverilog
-def test_a_corrupted_expected_vector_exits_1_naming_layer_timestep_neuron(mlp_export, tmp_path, capsys):
+def _simulate_corrupted(capsys, mlp_export, tmp_path, name: str, edit) -> str:
+    """Simulate a copy of the MLP export whose vector file `name` had its rows changed by edit(rows):
+    the check must fail (exit 1); its output."""
     require_tool("iverilog", "vvp")
     folder = tmp_path / "corrupt"
     shutil.copytree(mlp_export, folder)
-    path = folder / "selfcheck_expected_layer1.mem"
+    path = folder / name
     rows = path.read_text().split()
-    row = 1 * 3 + 2  # sample 1, timestep 2 (T = 3)
-    rows[row] = f"{int(rows[row], 16) ^ (1 << 7):0{len(rows[row])}x}"  # neuron 7
+    edit(rows)
     path.write_text("\n".join(rows) + "\n")
     code, out, _ = _simulate(capsys, folder, "--simulator", "iverilog")
     assert code == 1
+    return out
+
+
+@pytest.mark.iverilog
+def test_a_corrupted_expected_vector_exits_1_naming_layer_timestep_neuron(mlp_export, tmp_path, capsys):
+    def flip_neuron_7(rows):
+        row = 1 * 3 + 2  # sample 1, timestep 2 (T = 3)
+        rows[row] = f"{int(rows[row], 16) ^ (1 << 7):0{len(rows[row])}x}"  # neuron 7
+
+    out = _simulate_corrupted(capsys, mlp_export, tmp_path, "selfcheck_expected_layer1.mem", flip_neuron_7)
     assert "first mismatch at layer layer1 timestep 2 neuron 7 (sample 1)" in out
     assert "spikes layer1: 1151/1152 agree" in out and "spikes layer0: 2304/2304 agree" in out
 
 
 @pytest.mark.iverilog
 def test_a_corrupted_prediction_exits_1(mlp_export, tmp_path, capsys):
-    require_tool("iverilog", "vvp")
-    folder = tmp_path / "corrupt"
-    shutil.copytree(mlp_export, folder)
-    path = folder / "selfcheck_expected_predictions.mem"
-    rows = path.read_text().split()
-    rows[4] = f"{(int(rows[4], 16) + 1) % 10:x}"
-    path.write_text("\n".join(rows) + "\n")
-    code, out, _ = _simulate(capsys, folder, "--simulator", "iverilog")
-    assert code == 1
+    def shift_sample_4(rows):
+        rows[4] = f"{(int(rows[4], 16) + 1) % 10:x}"
+
+    out = _simulate_corrupted(capsys, mlp_export, tmp_path, "selfcheck_expected_predictions.mem", shift_sample_4)
     assert "predictions: 31/32 agree" in out and "first prediction mismatch: sample 4" in out
 
 

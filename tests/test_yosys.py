@@ -26,6 +26,27 @@ YOSYS_SCRIPT = (f"read_verilog -defer snn_layer.v {TOP_MODULE}.v; hierarchy -top
                 f"synth_xilinx -family xc7 -flatten -top {TOP_MODULE}; tee -q -o stat.json stat -json")
 
 
+def _export_and_synthesize(cand: Candidate, tmp_path):
+    """`dse export --format verilog` of the seeded untrained candidate, then yosys on the sources
+    verilog_params.json lists (synth_xilinx -flatten, stat -json): (verilog_params.json, counts)."""
+    import json
+
+    import torch
+
+    from dse.export import ExportContext, export_to
+    from dse.training.model import build_model
+
+    torch.manual_seed(0)
+    out = tmp_path / "design"
+    export_to(ExportContext(model=build_model(cand), dataset="digits", source="test"), ["verilog"], out)
+    params = json.loads((out / "verilog_params.json").read_text())
+    script = (f"read_verilog -defer {' '.join(params['sources'])}; hierarchy -top {TOP_MODULE}; "
+              f"synth_xilinx -family xc7 -flatten -top {TOP_MODULE}; tee -q -o stat.json stat -json")
+    done = subprocess.run(["yosys", "-q", "-p", script], cwd=out, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, f"yosys failed: {(done.stderr or done.stdout).strip()[-2000:]}"
+    return params, read_report(out / "stat.json")
+
+
 @pytest.mark.yosys
 @pytest.mark.slow
 def test_yosys_counts_the_bram18_and_dsp_the_cost_model_books(tmp_path):
@@ -63,27 +84,12 @@ def test_yosys_synthesizes_a_conv_design_with_the_memories_it_declares(tmp_path)
     the readout's 192-word weight ROM; the pooled 6 x 4 x 4 spike map, 96 x 1 bit, is LUTRAM in
     both). About 15 s of yosys."""
     require_tool("yosys")
-    import json
-
-    import torch
-
     from cost_models.fpga import bram18_count
-    from dse.export import ExportContext, export_to
-    from dse.training.model import build_model
 
     cand = Candidate(family="conv", widths=(6,), weight_bits=(6, 4), membrane_bits=(8,), timesteps=2,
                      pooling=("max",), parallelism=(2, 2), input_shape=(1, 8, 8), num_classes=3)
     estimate = evaluate(cand, "fpga-small")
-    torch.manual_seed(0)
-    out = tmp_path / "design"
-    export_to(ExportContext(model=build_model(cand), dataset="digits", source="test"), ["verilog"], out)
-    params = json.loads((out / "verilog_params.json").read_text())
-    script = (f"read_verilog -defer {' '.join(params['sources'])}; hierarchy -top {TOP_MODULE}; "
-              f"synth_xilinx -family xc7 -flatten -top {TOP_MODULE}; tee -q -o stat.json stat -json")
-    done = subprocess.run(["yosys", "-q", "-p", script], cwd=out, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, f"yosys failed: {(done.stderr or done.stdout).strip()[-2000:]}"
-
-    counts = read_report(out / "stat.json")
+    params, counts = _export_and_synthesize(cand, tmp_path)
     declared = sum(bram18_count(m["depth"], m["width"]) for m in params["memories"] if m["kind"] == "bram18")
     assert declared == 2
     assert (counts.bram18, counts.dsp) == (estimate.bram18, estimate.dsp)
@@ -111,23 +117,8 @@ ADDED_FORM_DESIGNS = {
 def test_yosys_counts_the_bram18_and_dsp_of_the_added_forms(name, tmp_path):
     """BRAM18 and DSP of a TTQ, TaWQ, Q-SNN and MFP design equal the cost model's (a few s of yosys each)."""
     require_tool("yosys")
-    import json
-
-    import torch
-
-    from dse.export import ExportContext, export_to
-    from dse.training.model import build_model
-
     cand = ADDED_FORM_DESIGNS[name]
     estimate = evaluate(cand, "fpga-small")
-    torch.manual_seed(0)
-    out = tmp_path / "design"
-    export_to(ExportContext(model=build_model(cand), dataset="digits", source="test"), ["verilog"], out)
-    params = json.loads((out / "verilog_params.json").read_text())
-    script = (f"read_verilog -defer {' '.join(params['sources'])}; hierarchy -top {TOP_MODULE}; "
-              f"synth_xilinx -family xc7 -flatten -top {TOP_MODULE}; tee -q -o stat.json stat -json")
-    done = subprocess.run(["yosys", "-q", "-p", script], cwd=out, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, f"yosys failed: {(done.stderr or done.stdout).strip()[-2000:]}"
-    counts = read_report(out / "stat.json")
+    _, counts = _export_and_synthesize(cand, tmp_path)
     print(f"{name}: yosys BRAM18 {counts.bram18} DSP {counts.dsp}; booked {estimate.bram18} {estimate.dsp}")
     assert (counts.bram18, counts.dsp) == (estimate.bram18, estimate.dsp)

@@ -259,8 +259,8 @@ def weight_codes(model: Any, index: int) -> tuple[np.ndarray, np.ndarray, int, s
     return q.astype(smallest_int_dtype(q)), scale, int(bits), encoding
 
 
-def _check_exact(model: Any, index: int, q: np.ndarray, scale: np.ndarray) -> None:
-    """The model's own forward weights must equal q x s (to float rounding): else the codes are not its weights."""
+def _forward_weights(model: Any, index: int) -> np.ndarray:
+    """The weights weight layer `index` uses in its eval forward, as float64 (its training mode is restored)."""
     import torch
 
     layer = model.weight_layers[index]
@@ -268,9 +268,14 @@ def _check_exact(model: Any, index: int, q: np.ndarray, scale: np.ndarray) -> No
     layer.eval()
     try:
         with torch.no_grad():
-            used = layer.quantized_weight().detach().cpu().double().numpy()
+            return layer.quantized_weight().detach().cpu().double().numpy()
     finally:
         layer.train(was_training)
+
+
+def _check_exact(model: Any, index: int, q: np.ndarray, scale: np.ndarray) -> None:
+    """The model's own forward weights must equal q x s (to float rounding): else the codes are not its weights."""
+    used = _forward_weights(model, index)
     if used.shape != q.shape:
         raise UserError(
             f"layer{index}: the quantizer gives weights of shape {tuple(used.shape)} (one set per timestep?), "
@@ -376,16 +381,7 @@ def _layer_weights(model: Any, index: int) -> _Weights:
 
 def _check_exact_values(model: Any, index: int, expected: np.ndarray) -> None:
     """The model's own (eval) forward weights must equal `expected` to float rounding."""
-    import torch
-
-    layer = model.weight_layers[index]
-    was_training = layer.training
-    layer.eval()
-    try:
-        with torch.no_grad():
-            used = layer.quantized_weight().detach().cpu().double().numpy()
-    finally:
-        layer.train(was_training)
+    used = _forward_weights(model, index)
     tol = 1e-6 * max(float(np.abs(expected).max(initial=0.0)), 1e-30)
     if used.shape != expected.shape or not np.allclose(used, expected, rtol=1e-6, atol=tol):
         raise UserError(f"layer{index}: the model's weights are not its integer codes x scales; cannot export it in integer form")

@@ -1,8 +1,8 @@
 """`verilog`: the network as synthesizable Verilog of the project's FPGA template.
 
-snn_layer.v (fully connected layer module), snn_conv.v (3x3 conv layer module, conv networks
-only), snn_top.v (generated top: layer 0's static input buffer or event-frame stream, layers,
-spike buffers and feature maps, T-step sequencer, argmax), verilog_layerI_weights.mem and
+snn_layer.v (fully connected layer module, plus the multiplier snn_wmul and LIF update snn_lif that
+snn_conv.v shares), snn_conv.v (3x3 conv layer module, conv networks only), snn_top.v (generated
+top: layer 0's static input buffer or event-frame stream, layers, spike buffers and feature maps, T-step sequencer, argmax), verilog_layerI_weights.mem and
 verilog_layerI_scales.mem ($readmemh images in the layout of the `mem` format; their own names so
 both formats fit one folder) and verilog_params.json (every instance's parameters, the event
 stream's format, and every memory the design declares per layer: name, role, width, depth,

@@ -28,7 +28,6 @@ UserError.
 from __future__ import annotations
 
 import json
-import math
 import re
 import shutil
 import subprocess
@@ -40,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from dse.errors import UserError
-from dse.hardware.testbench import INPUTS, _input_lines, frame_lines, testbench_verilog
+from dse.hardware.testbench import INPUTS, _input_lines, cycle_bound, frame_lines, testbench_verilog
 from dse.hardware.verilog_template import TOP_MODULE, VerilogDesign
 
 DEFAULT_SAMPLES = 32
@@ -81,19 +80,6 @@ def _bits(n: int) -> int:
 
 
 # ---------------------------------------------------------------- export side
-
-
-def cycle_bound(design: VerilogDesign, timesteps: int) -> int:
-    """A generous bound on the cycles of one inference (as dse.hardware.testbench.simulate_verilog's)."""
-    per_step = 0
-    for p in design.params:
-        if p.kind == "conv":
-            per_step += p.groups * p.height * p.width * (p.n_in + p.p + 8)
-        else:
-            per_step += p.groups * (p.n_in + 8) + p.n_out
-    if design.stream is not None:
-        per_step += 2 * (design.stream.beats + design.stream.n_pixels) + 10
-    return timesteps * per_step * 4 + 200
 
 
 def sample_inputs(ctx: Any, net: Any, n: int) -> tuple[np.ndarray, dict[str, Any]]:

@@ -195,6 +195,20 @@ def frame_lines(frames: np.ndarray, beats: int, beat_bits: int) -> list[str]:
     return lines
 
 
+def cycle_bound(design: VerilogDesign, timesteps: int) -> int:
+    """A generous bound on the cycles of one inference: every tap / input for every group, every
+    spike, per step (simulate_verilog's and the exported self-checking testbench's)."""
+    per_step = 0
+    for p in design.params:
+        if p.kind == "conv":
+            per_step += p.groups * p.height * p.width * (p.n_in + p.p + 8)
+        else:
+            per_step += p.groups * (p.n_in + 8) + p.n_out
+    if design.stream is not None:
+        per_step += 2 * (design.stream.beats + design.stream.n_pixels) + 10
+    return timesteps * per_step * 4 + 200
+
+
 def simulate_verilog(design: VerilogDesign, codes: np.ndarray, timesteps: int, workdir: str | Path | None = None,
                      timeout_s: float = 600.0, gap_percent: int = 30, seed: int = 1) -> VerilogRun:
     """Compile and run the design and parse its output. Static input: integer codes [B, ...];
@@ -217,16 +231,7 @@ def simulate_verilog(design: VerilogDesign, codes: np.ndarray, timesteps: int, w
         if int(np.prod(codes.shape[2:])) != design.stream.n_pixels:
             raise UserError(f"frames have {int(np.prod(codes.shape[2:]))} pixels; the design takes {design.stream.n_pixels}")
         data = frame_lines(codes, design.stream.beats, design.stream.beat_bits)
-    # generous bound on cycles per sample: every tap / input for every group, every spike, per step
-    per_step = 0
-    for p in params:
-        if p.kind == "conv":
-            per_step += p.groups * p.height * p.width * (p.n_in + p.p + 8)
-        else:
-            per_step += p.groups * (p.n_in + 8) + p.n_out
-    if design.stream is not None:
-        per_step += 2 * (design.stream.beats + design.stream.n_pixels) + 10
-    max_cycles = timesteps * per_step * 4 + 200
+    max_cycles = cycle_bound(design, timesteps)
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
         folder = Path(tmp)
         write_design(design, folder)

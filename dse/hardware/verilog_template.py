@@ -553,6 +553,35 @@ def _w(bits: int) -> str:
     return f"[{bits - 1}:0] "
 
 
+def _frame_intake(nb: int, reads: list[str], on_beat: list[str], resets: tuple[str, ...] | list[str] = (),
+                  other: tuple[str, ...] | list[str] = ()) -> list[str]:
+    """The event input stage's always block: `reads` every cycle; in_start clears the beat count
+    (and `resets`); while busy, a taken beat runs `on_beat` and counts, then the `other` branches
+    (each opened with `end else if`), and after beat nb the frame is done."""
+    return [
+        "    always @(posedge clk) begin",
+        *reads,
+        "        in_done <= 1'b0;",
+        "        if (rst) in_busy <= 1'b0;",
+        "        else if (in_start) begin",
+        "            in_busy <= 1'b1;",
+        "            beat <= 0;",
+        *resets,
+        "        end else if (in_busy) begin",
+        "            if (s_valid && s_ready) begin",
+        *on_beat,
+        "                beat <= beat + 1;",
+        *other,
+        f"            end else if (beat == {nb}) begin",
+        "                in_busy <= 1'b0;",
+        "                in_done <= 1'b1;",
+        "            end",
+        "        end",
+        "    end",
+        "",
+    ]
+
+
 def top_verilog(net: IntegerNetwork, params: list[LayerParameters], lutram_max_depth: int = LUTRAM_MAX_DEPTH,
                 stream: EventInput | None = None) -> str:
     """The top module: layer 0's input (static buffer, or event stream into an event list or a
@@ -638,26 +667,12 @@ def top_verilog(net: IntegerNetwork, params: list[LayerParameters], lutram_max_d
                 f"    reg {_w(max(lf, 1))}frame_sel;",
                 f"    wire {fname}_rdata = frame_word[frame_sel];",
                 f"    assign s_ready = in_busy && (beat < {nb});",
-                "    always @(posedge clk) begin",
-                f"        frame_word <= frame[{word_addr}];",
-                f"        frame_sel <= {fname}_raddr[{lf - 1}:0];",
-                "        in_done <= 1'b0;",
-                "        if (rst) in_busy <= 1'b0;",
-                "        else if (in_start) begin",
-                "            in_busy <= 1'b1;",
-                "            beat <= 0;",
-                "        end else if (in_busy) begin",
-                "            if (s_valid && s_ready) begin",
-                f"                frame[beat[{fa - 1}:0]] <= s_data & beat_mask;",
-                "                beat <= beat + 1;",
-                f"            end else if (beat == {nb}) begin",
-                "                in_busy <= 1'b0;",
-                "                in_done <= 1'b1;",
-                "            end",
-                "        end",
-                "    end",
-                "",
             ]
+            lines += _frame_intake(
+                nb,
+                reads=[f"        frame_word <= frame[{word_addr}];", f"        frame_sel <= {fname}_raddr[{lf - 1}:0];"],
+                on_beat=[f"                frame[beat[{fa - 1}:0]] <= s_data & beat_mask;"],
+            )
         else:
             iaw = _clog2(first.n_in)
             bw = _clog2(nb * fw)
@@ -678,32 +693,19 @@ def top_verilog(net: IntegerNetwork, params: list[LayerParameters], lutram_max_d
                 f"    assign s_ready = in_busy && (bits == 0) && (beat < {nb});",
                 f"    wire {_w(iaw)}{fname}_raddr;",
                 f"    reg {_w(iaw)}{fname}_rdata;",
-                "    always @(posedge clk) begin",
-                f"        {fname}_rdata <= ev_list[{fname}_raddr];",
-                "        in_done <= 1'b0;",
-                "        if (rst) in_busy <= 1'b0;",
-                "        else if (in_start) begin",
-                "            in_busy <= 1'b1;",
-                "            beat <= 0;",
-                "            bits <= 0;",
-                "            ev_count <= 0;",
-                "        end else if (in_busy) begin",
-                "            if (s_valid && s_ready) begin",
-                "                bits <= s_data & beat_mask;",
-                f"                bbase <= beat * {fw};",
-                "                beat <= beat + 1;",
-                "            end else if (bits != 0) begin",
-                f"                ev_list[ev_count] <= ev_index[{iaw - 1}:0];",
-                "                ev_count <= ev_count + 1;",
-                "                bits <= bits & (bits - 1);",
-                f"            end else if (beat == {nb}) begin",
-                "                in_busy <= 1'b0;",
-                "                in_done <= 1'b1;",
-                "            end",
-                "        end",
-                "    end",
-                "",
             ]
+            lines += _frame_intake(
+                nb,
+                reads=[f"        {fname}_rdata <= ev_list[{fname}_raddr];"],
+                resets=["            bits <= 0;", "            ev_count <= 0;"],
+                on_beat=["                bits <= s_data & beat_mask;", f"                bbase <= beat * {fw};"],
+                other=[
+                    "            end else if (bits != 0) begin",
+                    f"                ev_list[ev_count] <= ev_index[{iaw - 1}:0];",
+                    "                ev_count <= ev_count + 1;",
+                    "                bits <= bits & (bits - 1);",
+                ],
+            )
     for i, prm in enumerate(params):
         name = prm.name
         lines += [f"    reg {name}_start;", f"    wire {name}_done;"]

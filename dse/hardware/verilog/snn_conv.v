@@ -20,6 +20,7 @@
 // Memories: weight ROM (depth GROUPS x CIN*9, width P x W), scale ROM (depth GROUPS, width
 // P x MB), membrane RAM (depth GROUPS x H*WD, width P x B). The input and output feature maps
 // live in the top (snn_top.v).
+// The unit's multiplier and LIF update are snn_wmul and snn_lif of snn_layer.v (read it too).
 `default_nettype none
 
 module snn_conv #(
@@ -159,25 +160,8 @@ module snn_conv #(
                 assign term = in_rdata[0] ? wval : 0;
             end else begin : mac
                 wire signed [W+A:0] p_full;
-                if (LUT_MULT) begin : lutmul
-                    integer bi;
-                    reg signed [W+A:0] sacc;
-                    always @* begin
-                        sacc = 0;
-                        if (ENC) begin  // q x = 2 j x - (2^W - 1) x
-                            for (bi = 0; bi < W; bi = bi + 1)
-                                if (wbits[bi]) sacc = sacc + (xin <<< (bi + 1));
-                            sacc = sacc - ((xin <<< W) - xin);
-                        end else begin  // two's complement: the top bit weighs -2^(W-1)
-                            for (bi = 0; bi < W - 1; bi = bi + 1)
-                                if (wbits[bi]) sacc = sacc + (xin <<< bi);
-                            if (wbits[W-1]) sacc = sacc - (xin <<< (W - 1));
-                        end
-                    end
-                    assign p_full = sacc;
-                end else begin : dspmul
-                    assign p_full = wval * xin;
-                end
+                snn_wmul #(.W(W), .ENC(ENC), .A(A), .LUT_MULT(LUT_MULT)) mul (
+                    .wbits(wbits), .wval(wval), .x(xin), .p(p_full));
                 assign term = p_full;
             end
 
@@ -193,27 +177,9 @@ module snn_conv #(
                 m_cur[u] <= mst;
             end
 
-            localparam integer S = F + K;
-            localparam integer HWID = ((B + K + F > ACC + MB + 1) ? B + K + F : ACC + MB + 1) + 2;
-            wire signed [HWID-1:0] mterm = (($signed(m_cur[u]) <<< K) - m_cur[u]) <<< F;
-            wire signed [HWID-1:0] Hs = mterm + prod[u];
-            wire signed [HWID-1:0] h;
-            if (S > 0) begin : rnd
-                wire signed [HWID-1:0] q = Hs >>> S;
-                wire [S-1:0] r = Hs[S-1:0];
-                wire [S-1:0] half = {1'b1, {(S-1){1'b0}}};
-                wire up = (r > half) || ((r == half) && q[0]);
-                assign h = q + up;
-            end else begin : nornd
-                assign h = Hs;
-            end
-            localparam signed [HWID-1:0] HI = (1 <<< (B - 1)) - 1;
-            localparam signed [HWID-1:0] LO = -(1 <<< (B - 1));
-            localparam signed [HWID-1:0] THR = 1 <<< (B - 2);
-            wire signed [B-1:0] hc = (h > HI) ? HI[B-1:0] : (h < LO) ? LO[B-1:0] : h[B-1:0];
             wire valid_unit = ({1'b0, obase} + u) < COUT;
-            assign spike[u] = valid_unit && (h >= THR);
-            assign m_next[u*B +: B] = spike[u] ? {B{1'b0}} : hc;
+            snn_lif #(.B(B), .ACC(ACC), .MB(MB), .F(F), .K(K)) neuron (
+                .m(m_cur[u]), .prod(prod[u]), .valid(valid_unit), .spike(spike[u]), .m_next(m_next[u*B +: B]));
 
             // pooling accumulator: restarts at the first position of a block
             wire first_in_block = (dy == 0) && (dx == 0);

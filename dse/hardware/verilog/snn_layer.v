@@ -20,6 +20,7 @@
 //   NEURON 2 (MFP): reset-free V = (2^K - 1) V + 2^(K t) I (SB bits per neuron);
 //                 spike = V >= Theta_t, the threshold ROM holding Theta_t per timestep.
 // Spikes are written serially (lowest unit first) to the next layer's event list.
+// The file also holds snn_wmul (weight x input code) and snn_lif (LIF update), shared with snn_conv.
 // Memories: weight ROM (depth GROUPS x N_IN, width P x W), scale ROM (depth GROUPS, width
 // P x MB), membrane / readout accumulator RAM (depth GROUPS, width P x B or P x RACC).
 `default_nettype none
@@ -176,26 +177,8 @@ module snn_layer #(
             wire signed [ACC-1:0] term;
             if (DENSE) begin : mac
                 wire signed [W+A:0] p_full;
-                if (LUT_MULT) begin : lutmul
-                    // shift-add multiplier (kept out of DSPs): sum of W partial products
-                    integer bi;
-                    reg signed [W+A:0] sacc;
-                    always @* begin
-                        sacc = 0;
-                        if (ENC) begin  // q x = 2 j x - (2^W - 1) x
-                            for (bi = 0; bi < W; bi = bi + 1)
-                                if (wbits[bi]) sacc = sacc + (x2 <<< (bi + 1));
-                            sacc = sacc - ((x2 <<< W) - x2);
-                        end else begin  // two's complement: the top bit weighs -2^(W-1)
-                            for (bi = 0; bi < W - 1; bi = bi + 1)
-                                if (wbits[bi]) sacc = sacc + (x2 <<< bi);
-                            if (wbits[W-1]) sacc = sacc - (x2 <<< (W - 1));
-                        end
-                    end
-                    assign p_full = sacc;
-                end else begin : dspmul
-                    assign p_full = wval * x2;
-                end
+                snn_wmul #(.W(W), .ENC(ENC), .A(A), .LUT_MULT(LUT_MULT)) mul (
+                    .wbits(wbits), .wval(wval), .x(x2), .p(p_full));
                 assign term = p_full;
             end else begin : ac
                 assign term = wval;
@@ -286,28 +269,10 @@ module snn_layer #(
                 assign spike[u] = valid_unit && ($signed(V[TW-1:0]) >= thr_t);  // |V| < 2^(SB-1), TW = SB + 1
                 assign m_next[u*SW +: SW] = V[SW-1:0];
                 assign racc_next[u*RACC +: RACC] = {RACC{1'b0}};
-            end else begin : lif
-                localparam integer S = F + K;
-                localparam integer HW = ((B + K + F > ACC + MB + 1) ? B + K + F : ACC + MB + 1) + 2;
-                wire signed [HW-1:0] mterm = (($signed(m_cur[u]) <<< K) - m_cur[u]) <<< F;
-                wire signed [HW-1:0] H = mterm + prod[u];
-                wire signed [HW-1:0] h;
-                if (S > 0) begin : rnd
-                    wire signed [HW-1:0] q = H >>> S;
-                    wire [S-1:0] r = H[S-1:0];
-                    wire [S-1:0] half = {1'b1, {(S-1){1'b0}}};
-                    wire up = (r > half) || ((r == half) && q[0]);
-                    assign h = q + up;
-                end else begin : nornd
-                    assign h = H;
-                end
-                localparam signed [HW-1:0] HI = (1 <<< (B - 1)) - 1;
-                localparam signed [HW-1:0] LO = -(1 <<< (B - 1));
-                localparam signed [HW-1:0] THR = 1 <<< (B - 2);
-                wire signed [B-1:0] hc = (h > HI) ? HI[B-1:0] : (h < LO) ? LO[B-1:0] : h[B-1:0];
+            end else begin : lif  // SW = B
                 wire valid_unit = ({1'b0, gbase} + u) < N_OUT;
-                assign spike[u] = valid_unit && (h >= THR);
-                assign m_next[u*SW +: SW] = spike[u] ? {SW{1'b0}} : hc;
+                snn_lif #(.B(B), .ACC(ACC), .MB(MB), .F(F), .K(K)) neuron (
+                    .m(m_cur[u]), .prod(prod[u]), .valid(valid_unit), .spike(spike[u]), .m_next(m_next[u*SW +: SW]));
                 assign racc_next[u*RACC +: RACC] = {RACC{1'b0}};
             end
         end
@@ -401,6 +366,85 @@ module snn_layer #(
         end
     end
 
+endmodule
+
+// ---------------- shared by snn_layer and snn_conv (snn_conv.v needs this file) ----------------
+
+// weight x input code of one unit: p = q x, where q = wval is the decoded code of wbits (ENC 0:
+// two's complement; ENC 1: odd levels j, q = 2j - (2^W - 1)). LUT_MULT: shift-add in LUTs (kept
+// out of DSPs), the sum of W partial products; else `*`.
+module snn_wmul #(
+    parameter integer W = 4,
+    parameter integer ENC = 0,
+    parameter integer A = 8,
+    parameter integer LUT_MULT = 1
+) (
+    input wire [W-1:0] wbits,
+    input wire signed [W:0] wval,
+    input wire signed [A-1:0] x,
+    output wire signed [W+A:0] p
+);
+    generate
+        if (LUT_MULT) begin : lutmul
+            integer bi;
+            reg signed [W+A:0] sacc;
+            always @* begin
+                sacc = 0;
+                if (ENC) begin  // q x = 2 j x - (2^W - 1) x
+                    for (bi = 0; bi < W; bi = bi + 1)
+                        if (wbits[bi]) sacc = sacc + (x <<< (bi + 1));
+                    sacc = sacc - ((x <<< W) - x);
+                end else begin  // two's complement: the top bit weighs -2^(W-1)
+                    for (bi = 0; bi < W - 1; bi = bi + 1)
+                        if (wbits[bi]) sacc = sacc + (x <<< bi);
+                    if (wbits[W-1]) sacc = sacc - (x <<< (W - 1));
+                end
+            end
+            assign p = sacc;
+        end else begin : dspmul
+            assign p = wval * x;
+        end
+    endgenerate
+endmodule
+
+// LIF update of one unit (combinational; m and prod are registers of the layer):
+//   H = m (2^K - 1) 2^F + prod;  h = round_half_even(H / 2^(F+K));  h = clamp(h, B bits);
+//   spike = valid && h >= 2^(B-2);  m_next = spike ? 0 : h
+module snn_lif #(
+    parameter integer B = 8,           // membrane bits
+    parameter integer ACC = 12,        // per-timestep accumulator bits
+    parameter integer MB = 17,         // scale multiplier bits
+    parameter integer F = 10,          // fractional bits of M
+    parameter integer K = 1            // leak shift: tau = 2^K
+) (
+    input wire signed [B-1:0] m,       // stored membrane
+    input wire signed [ACC+MB:0] prod, // acc x M
+    input wire valid,                  // a real neuron (not padding of the last group)
+    output wire spike,
+    output wire [B-1:0] m_next
+);
+    localparam integer S = F + K;
+    localparam integer HW = ((B + K + F > ACC + MB + 1) ? B + K + F : ACC + MB + 1) + 2;
+    wire signed [HW-1:0] mterm = (($signed(m) <<< K) - m) <<< F;
+    wire signed [HW-1:0] H = mterm + prod;
+    wire signed [HW-1:0] h;
+    generate
+        if (S > 0) begin : rnd
+            wire signed [HW-1:0] q = H >>> S;
+            wire [S-1:0] r = H[S-1:0];
+            wire [S-1:0] half = {1'b1, {(S-1){1'b0}}};
+            wire up = (r > half) || ((r == half) && q[0]);
+            assign h = q + up;
+        end else begin : nornd
+            assign h = H;
+        end
+    endgenerate
+    localparam signed [HW-1:0] HI = (1 <<< (B - 1)) - 1;
+    localparam signed [HW-1:0] LO = -(1 <<< (B - 1));
+    localparam signed [HW-1:0] THR = 1 <<< (B - 2);
+    wire signed [B-1:0] hc = (h > HI) ? HI[B-1:0] : (h < LO) ? LO[B-1:0] : h[B-1:0];
+    assign spike = valid && (h >= THR);
+    assign m_next = spike ? {B{1'b0}} : hc;
 endmodule
 
 `default_nettype wire
