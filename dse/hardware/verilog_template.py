@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -190,6 +191,26 @@ def rom_style(depth: int, lutram_max_depth: int = LUTRAM_MAX_DEPTH) -> str:
     """rom_style of a ROM: 'block' when deeper than the LUTRAM limit, else 'auto' (LUT logic:
     yosys 0.23 finds no LUTRAM mapping for a ROM styled 'distributed')."""
     return "block" if memory_style(depth, lutram_max_depth) == "block" else "auto"
+
+
+# quantizer types whose conv layers the template does not build yet (snn_conv.v: one multiplier, LIF neurons)
+CONV_UNBUILT_TYPES = {"tawq": "per-timestep weights", "qsnn": "the Q-SNN neuron", "mfp": "the MFP integrator"}
+
+
+def template_refusal(candidate: Any) -> str | None:
+    """Why the template cannot build this Candidate, known before training (None: it can, as far as the
+    configuration goes; fp weights and multiplier widths are checked on the trained network). The search
+    screens such candidates on hardware targets, so the deployable front holds only what exports."""
+    if candidate.family != "conv":
+        return None
+    if int(candidate.kernel_size) != CONV_KERNEL:
+        return f"conv kernel {candidate.kernel_size}: the template's convolution is {CONV_KERNEL}x{CONV_KERNEL}"
+    what = CONV_UNBUILT_TYPES.get(candidate.quantizer)
+    if candidate.quantizer == "ternary" and (candidate.quantizer_options or {}).get("algorithm") == "ttq":
+        what = "TTQ's two multipliers"
+    if what is not None:
+        return f"conv layers with {what} are not in the Verilog template yet (fully connected layers are)"
+    return None
 
 
 def _refuse(layer: IntegerLayer, problem: str) -> UserError:

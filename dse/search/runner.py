@@ -22,6 +22,7 @@ import optuna
 from cost_models.report import evaluate, quantity
 from cost_models.screen import constraint_values, screen
 from dse.results.front import mark_constraints, marks_trials
+from dse.hardware.verilog_template import template_refusal
 from dse.search import early_stop
 from dse.training.artifacts import default_artifact_dir, record_trial_model
 from dse.training.data import DataSplits
@@ -29,7 +30,7 @@ from dse.search.orphans import fail_orphaned_trials, record_process
 from dse.search.study import SearchSettings, completed_count, open_study
 from dse.training.train import train_candidate
 from search_spaces.candidate import Candidate
-from search_spaces.space import is_deployable
+from search_spaces.space import HARDWARE_KINDS, is_deployable
 
 MAX_CONSECUTIVE_FAILURES = 5  # a run stops after this many failed trials in a row: the cause is not one trial
 MAX_TRACEBACK_CHARS = 4000  # of a failed trial's traceback, kept as its user attr fail_traceback
@@ -71,12 +72,14 @@ class TrialRunner:
         deployable = is_deployable(candidate)
         trial.set_user_attr("deployable", deployable)
         screened = screen(candidate, s.target, s.budgets)
-        if not screened.feasible:
+        # on a hardware target, a configuration the Verilog template cannot build is screened like one over budget
+        refusal = template_refusal(candidate) if s.target.kind in HARDWARE_KINDS else None
+        if not screened.feasible or refusal is not None:
             for key, value in screened.constraints.items():
                 trial.set_constraint(key, value)
-            self._mark(trial, stopped=False, deployable=deployable)
+            self._mark(trial, stopped=False, deployable=deployable and refusal is None)
             trial.set_user_attr("status", "screened")
-            trial.set_user_attr("violations", screened.violations)
+            trial.set_user_attr("violations", [*screened.violations, *([f"not buildable: {refusal}"] if refusal else [])])
             trial.set_user_attr("cost", screened.report.to_dict())
             return self.values(screened.report, SCREENED_ACCURACY)
         stopper = self._early_stopper(trial, screened.report)
