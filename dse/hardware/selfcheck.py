@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from dse.errors import UserError
-from dse.hardware.testbench import INPUTS, _input_lines, cycle_bound, frame_lines, testbench_verilog
+from dse.hardware.testbench import INPUTS, _input_lines, cycle_bound, frame_lines, iverilog_available, testbench_verilog
 from dse.hardware.verilog_template import TOP_MODULE, VerilogDesign
 
 DEFAULT_SAMPLES = 32
@@ -162,11 +162,11 @@ def fpga_part(target: str | None) -> tuple[str, str, str]:
     if target:
         path = Path(target)
         if path.suffix in (".yaml", ".yml") and path.is_file():
-            try:
-                import yaml
+            import yaml
 
+            try:
                 data = yaml.safe_load(path.read_text()) or {}
-            except Exception:  # noqa: BLE001
+            except (OSError, yaml.YAMLError):  # an unreadable file names no part: the default applies
                 data = {}
             if isinstance(data, dict) and data.get("part"):
                 return str(data["part"]), str(data.get("yosys_family", "xc7")), f"part: of {target}"
@@ -506,10 +506,6 @@ def load_export(folder: str | Path) -> tuple[Path, dict[str, Any], dict[str, Any
 
 def verilator_available() -> bool:
     return shutil.which("verilator") is not None
-
-
-def iverilog_available() -> bool:
-    return shutil.which("iverilog") is not None and shutil.which("vvp") is not None
 
 
 def choose_simulator(asked: str | None) -> str:

@@ -19,6 +19,7 @@ import json
 from pathlib import Path
 from typing import Any, Callable
 
+import moocore
 import numpy as np
 import optuna
 
@@ -66,10 +67,11 @@ def _non_dominated(
     feasible = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE and t.values is not None and feasible_if(t)]
     if not feasible:
         return []
-    signs = np.array([-1.0 if d == optuna.study.StudyDirection.MAXIMIZE else 1.0 for d in directions])
-    losses = np.array([t.values for t in feasible], dtype=float) * signs
-    return [t for t, loss in zip(feasible, losses)
-            if not np.any(np.all(losses <= loss, axis=1) & np.any(losses < loss, axis=1))]
+    maximise = [d == optuna.study.StudyDirection.MAXIMIZE for d in directions]
+    # keep_weakly: equal values do not dominate each other, as in Optuna's best_trials
+    keep = moocore.is_nondominated(np.array([t.values for t in feasible], dtype=float), maximise=maximise,
+                                   keep_weakly=True)
+    return [t for t, kept in zip(feasible, keep) if kept]
 
 
 def pareto_front(study: optuna.Study, verified: bool = True) -> list[optuna.trial.FrozenTrial]:
