@@ -1,6 +1,6 @@
 """`dse export`: write one trained configuration in deployable formats, from a trial or a checkpoint file.
 
-    dse export --storage URL --study NAME --trial N --out DIR [--format yaml,npz,nir,mem,pt,verilog]
+    dse export --storage URL --study NAME --trial N --out DIR [--format yaml,npz,nir,mem,pt,verilog,spikerplus]
                [--scale-bits auto|F] [--artifacts DIR] [--force]
     dse export --from-checkpoint FILE --out DIR [...]
 
@@ -36,7 +36,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "come from the trial's stored artifact (no retraining) or from a checkpoint written by `dse train --out`. "
         "See docs/export.md.",
     )
-    p.add_argument("--storage", metavar="URL", help="Optuna storage URL of the study, e.g. sqlite:///dse-out/digits-fpga-small/study.db")
+    p.add_argument("--storage", metavar="URL", help="Optuna storage URL of the study, e.g. sqlite:///dse-out/digits-dvs34-fpga-small/study.db")
     p.add_argument("--study", metavar="NAME", help="study name in that storage")
     p.add_argument("--trial", type=int, metavar="N", help="trial number in that study (as in `dse pareto`)")
     p.add_argument("--from-checkpoint", metavar="FILE", help="export from a checkpoint file (dse train --out DIR writes "

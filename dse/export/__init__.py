@@ -8,6 +8,7 @@
 | mem    | layerI_weights.mem / .coe + mem_manifest.json       | mem_format.py  |
 | pt     | model.pt (state dict + candidate, a checkpoint)     | pt_format.py   |
 | verilog | snn_layer.v, snn_conv.v (conv networks), snn_top.v, verilog_*.mem, verilog_params.json | verilog.py |
+| spikerplus | spikerplus_{net_dict,optim_config,export}.json, spikerplus_state_dict.pt, Spiker+'s *.vhd | spikerplus_format.py |
 
 verilog_params.json lists the Verilog `sources` (top last, what yosys reads), every instance's
 parameters, the event stream's format and every memory the design declares per layer (the ones
@@ -44,6 +45,7 @@ FORMATS: dict[str, str] = {
     "mem": "dse.export.mem_format",
     "pt": "dse.export.pt_format",
     "verilog": "dse.export.verilog",
+    "spikerplus": "dse.export.spikerplus_format",
 }
 MANIFEST_NAME = "export.json"
 
