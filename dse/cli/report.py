@@ -3,9 +3,11 @@
     dse report --storage URL --study NAME --out DIR [--image-format png|svg] [--force]
 
 Writes DIR/report.html: settings, target and capacities, budgets, objectives, trial counts,
-the front table, every plot of `dse plot` inlined, and each front member's per-layer cost
-table. An unknown storage or study, or an existing report without --force, ends in one line
-(exit 2) before anything is written; the file is written to a temporary name, then renamed.
+the front table, every plot of `dse plot` inlined, each front member's per-layer cost
+table and its NeuroBench figures (stored by dse search, else measured on the test split when the
+extra `neurobench` is installed; docs/cost-models.md#neurobench). An unknown storage or study,
+or an existing report without --force, ends in one line (exit 2) before anything is written; the
+file is written to a temporary name, then renamed.
 
 Registered in dse/cli/__init__.py's COMMANDS.
 """
@@ -52,9 +54,29 @@ def run(args: argparse.Namespace) -> int:
 
     study = open_existing_study(args.storage, args.study)
     refuse_existing_files(out_dir, [REPORT_NAME], args.force)
-    html = report_html(study, study_view(study), args.storage, image_format)
+    view = study_view(study)
+    html = report_html(study, view, args.storage, image_format, neurobench_records(study, view, args.storage))
     path = out_dir / REPORT_NAME
     path.parent.mkdir(parents=True, exist_ok=True)
     write_text(path, html)
     print(f"wrote {path} ({len(html.encode('utf-8')) / 1024:.0f} KiB)")
     return 0
+
+
+def neurobench_records(study: Any, view: Any, storage_url: str) -> dict[int, Any]:
+    """The front members' NeuroBench records: stored ones, and (with the extra installed) the missing ones measured
+    on the study's test split without storing them; a data set that cannot be loaded is the members' reason."""
+    from dse.results.neurobench_metrics import front_records, neurobench_version, stored_records, trial_model_loader
+
+    records: dict[int, Any] = dict(stored_records(study, (t.number for t in view.front)))
+    todo = [t for t in view.front if t.number not in records]
+    if not todo or neurobench_version() is None:
+        return records
+    from dse.training.data import load_dataset
+
+    settings = study.user_attrs.get("dse", {})
+    try:
+        data = load_dataset(settings["dataset"], seed=int(settings.get("seed", 0)))
+    except (UserError, KeyError) as exc:
+        return {**records, **{t.number: f"its data set does not load here ({exc})" for t in todo}}
+    return {**records, **front_records(study, todo, data, trial_model_loader(study, storage_url), store=False)}

@@ -23,6 +23,7 @@ import moocore
 import numpy as np
 import optuna
 
+from dse.results.neurobench_metrics import NOTE as NEUROBENCH_NOTE, stored_records
 from dse.results.verification import VERIFIED_ATTRS, stored_verifications
 from dse.files import write_text
 from search_spaces.candidate import bits_label, membrane_label
@@ -197,6 +198,7 @@ def front_document(study: optuna.Study, storage_url: str, verified: bool = True)
     'search_front' names the search's own front in trial order, before verification: the trials of
     Optuna's study.best_trials where the study's trials carry the mark constraints ('optuna_marks')."""
     front = pareto_front(study, verified)
+    neurobench = stored_records(study, (t.number for t in front))
     return {
         "study": study.study_name,
         "storage": storage_url,
@@ -218,9 +220,12 @@ def front_document(study: optuna.Study, storage_url: str, verified: bool = True)
                 "candidate": t.user_attrs.get("candidate"),
                 "cost": t.user_attrs.get("cost"),
                 **{k: t.user_attrs[k] for k in VERIFIED_ATTRS if k in t.user_attrs},
+                # NeuroBench's figures and the project's counts on the test split (None: not measured; NEUROBENCH_NOTE)
+                "neurobench": neurobench.get(t.number),
             }
             for t in front
         ],
+        "neurobench_note": NEUROBENCH_NOTE,
         "reference": [  # fp reference points (--reference-fp): not deployable, never on the front above
             {
                 "trial": t.number, "deployable": False,
