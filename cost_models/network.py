@@ -50,7 +50,7 @@ class LayerSpec:
     padding: int  # 0 for linear layers
     timesteps: int
     has_membrane_state: bool  # the quantizer profile keeps a membrane between timesteps
-    weight_sets: int  # T when the profile reads a different weight set per timestep, else 1
+    weight_sets: int  # T when the layer reads a different weight set per timestep (TaWQ's ternary layers), else 1
     weight_storage_bits: int  # bits stored per weight, all sets together
     weight_read_bits: int  # bits read per weight use (one set)
     input_bits: int | None  # static layer 0: INPUT_BITS (None if fp weights); spikes and events: 1
@@ -114,13 +114,19 @@ def layer_specs_from_key(key: tuple) -> tuple[LayerSpec, ...]:
     (family, widths, wbits, mbits, T, quantizer, pooling, par, in_shape, n_cls, k, input_kind, ttq, tau) = key
     events_in = input_kind == "events"  # layer 0 reads binary events: accumulate-only like spikes
     profile = get_profile(quantizer)
-    sets = T if profile.weights_per_timestep else 1
-    form = PER_TIMESTEP if profile.weights_per_timestep else SIGN_SCALES if ttq else SCALED
     neuron = {"qsnn": QSNN, "mfp": MFP}.get(quantizer, LIF)
     leak_shift = max(0, math.ceil(math.log2(tau))) if tau >= 1 else 0
     max_in = 1  # largest value layer i reads
 
+    def weight_sets(bits: int | None) -> int:
+        """Per layer (TaWQ's 8-bit edge layers read one set, its ternary layers T)."""
+        return T if profile.reads_weights_per_timestep(bits) else 1
+
+    def weight_form(bits: int | None) -> str:
+        return PER_TIMESTEP if profile.reads_weights_per_timestep(bits) else SIGN_SCALES if ttq else SCALED
+
     def storage(bits: int | None) -> tuple[int, int]:
+        sets = weight_sets(bits)
         if profile.storage_bits_per_weight is not None:
             total = int(profile.storage_bits_per_weight(bits, T))
         else:
@@ -143,11 +149,11 @@ def layer_specs_from_key(key: tuple) -> tuple[LayerSpec, ...]:
             parallelism=par[i],
             timesteps=T,
             has_membrane_state=profile.has_membrane_state,
-            weight_sets=sets,
+            weight_sets=weight_sets(wbits[i]),
             weight_storage_bits=stored,
             weight_read_bits=read,
             input_bits=(INPUT_BITS if wbits[i] is not None else None) if i == 0 and not events_in else 1,
-            weight_form=form,
+            weight_form=weight_form(wbits[i]),
             neuron=neuron,
             leak_shift=leak_shift,
             input_max_code=(2**INPUT_BITS - 1) if i == 0 and not events_in else max_in,
@@ -187,6 +193,7 @@ def layer_specs_from_key(key: tuple) -> tuple[LayerSpec, ...]:
     avg_in = family != "mlp" and widths and pooling[len(widths) - 1] == "avg"
     if avg_in and wbits[i] is not None:
         acc += AVG_POOL_SUM_BITS - 1  # it reads pooled sums 0..4, not spikes: 2 bits more
+    form = weight_form(wbits[i])
     if form != SCALED and wbits[i] is not None:  # the readout sums I(t) itself (multipliers per sign or timestep)
         acc = product_readout_bits(wbits[i], n_in, AVG_POOL_SUM_BITS if avg_in else 1, T)
     specs.append(
@@ -196,7 +203,7 @@ def layer_specs_from_key(key: tuple) -> tuple[LayerSpec, ...]:
             weight_bits=wbits[i], membrane_bits=acc,
             spiking=False, input_is_spike=i > 0, parallelism=par[i], pool_after=None,
             kernel_size=1, padding=0, timesteps=T, has_membrane_state=profile.has_membrane_state,
-            weight_sets=sets, weight_storage_bits=stored, weight_read_bits=read,
+            weight_sets=weight_sets(wbits[i]), weight_storage_bits=stored, weight_read_bits=read,
             input_bits=(INPUT_BITS if wbits[i] is not None else None) if i == 0 else 1,
             weight_form=form, input_max_code=max_in if i > 0 else 1,
         )

@@ -126,10 +126,12 @@ def _validate(data: dict[str, Any], where: str) -> dict[str, Any]:
         raise _fail(where, "quantizer_options", str(exc)) from None
     out["quantizer_options"] = dict(options)
     for i, b in enumerate(out["weight_bits"]):
-        allowed = profile.layer_weight_bits(i, n_weight)
+        allowed = profile.layer_weight_bits(i, n_weight, options=profile.check_options(options))
         if b not in allowed:
             shown = ", ".join("fp" if a is None else str(a) for a in allowed)
-            raise _fail(where, f"weight_bits[{i}]", f"quantizer {quantizer!r} cannot take {'fp' if b is None else b} bits here; accepted: {shown}")
+            edge = profile.edge_bits_option is not None and i in (0, n_weight - 1)
+            why = f" (quantizer_options.{profile.edge_bits_option} sets the first and readout layer's width)" if edge else ""
+            raise _fail(where, f"weight_bits[{i}]", f"quantizer {quantizer!r} cannot take {'fp' if b is None else b} bits here; accepted: {shown}{why}")
     for i, b in enumerate(out["membrane_bits"]):
         if not profile.membrane_bits:
             if b is not None:

@@ -20,28 +20,49 @@ class QuantizerProfile:
     membrane_bits: tuple[int | None, ...]  # accepted membrane widths; () = not applicable
     options: dict[str, tuple[Any, ...]] = field(default_factory=dict)  # option -> accepted values
     default_options: dict[str, Any] = field(default_factory=dict)
+    option_help: dict[str, str] = field(default_factory=dict)  # option -> what its values mean (one line)
     has_membrane_state: bool = True  # False: the neuron keeps no membrane between timesteps
     weights_per_timestep: bool = False  # True: a different weight set is read at every timestep
     # Bits stored per weight for a given weight width and T (the storage encoding).
     storage_bits_per_weight: Callable[[int | None, int], int] | None = None
-    # Width pinned for the first and the readout layer (Q-SNN's 8-bit edges); None = no pinning.
-    # The other (hidden) layers then take the accepted widths other than this one.
+    # Width pinned for the first and the readout layer (Q-SNN's and TaWQ's 8-bit edges); None = no pinning.
+    # The other (hidden) layers then take hidden_layer_bits, or else the accepted widths other than this one.
     edge_layer_bits: int | None = None
+    # The option whose value replaces edge_layer_bits (TaWQ's `edge_bits`); None: the pinning is fixed.
+    edge_bits_option: str | None = None
+    # Widths a hidden layer may take (None: every accepted width but edge_layer_bits).
+    hidden_layer_bits: tuple[int | None, ...] | None = None
+    # Widths read as ONE weight set although the type reads a set per timestep (TaWQ's 8-bit edges).
+    single_set_bits: tuple[int | None, ...] = ()
+
+    def edge_bits(self, options: dict[str, Any] | None = None) -> int | None:
+        """The width pinned for the first and the readout layer under `options` (None: not pinned)."""
+        if self.edge_bits_option is not None and options and self.edge_bits_option in options:
+            return options[self.edge_bits_option]
+        return self.edge_layer_bits
 
     def hidden_weight_bits(self, allowed: tuple[int | None, ...] | None = None) -> tuple[int | None, ...]:
         """Widths a hidden (non-edge) layer may take among `allowed` (default: all accepted)."""
         allowed = self.weight_bits if allowed is None else allowed
+        if self.hidden_layer_bits is not None:
+            return tuple(b for b in allowed if b in self.hidden_layer_bits)
         if self.edge_layer_bits is None:
             return tuple(allowed)
         return tuple(b for b in allowed if b != self.edge_layer_bits)
 
     def layer_weight_bits(
-        self, index: int, n_weight_layers: int, allowed: tuple[int | None, ...] | None = None
+        self, index: int, n_weight_layers: int, allowed: tuple[int | None, ...] | None = None,
+        options: dict[str, Any] | None = None,
     ) -> tuple[int | None, ...]:
-        """Widths weight layer `index` may take: the pinned edge width, or the hidden widths."""
-        if self.edge_layer_bits is not None and index in (0, n_weight_layers - 1):
-            return (self.edge_layer_bits,)
+        """Widths weight layer `index` may take under `options`: the pinned edge width, or the hidden widths."""
+        edge = self.edge_bits(options)
+        if edge is not None and index in (0, n_weight_layers - 1):
+            return (edge,)
         return self.hidden_weight_bits(allowed)
+
+    def reads_weights_per_timestep(self, bits: int | None) -> bool:
+        """Whether a layer of this width reads a different weight set at every timestep."""
+        return self.weights_per_timestep and bits not in self.single_set_bits
 
     def check_weight_bits(self, bits: int | None) -> None:
         if bits not in self.weight_bits:
@@ -67,9 +88,10 @@ class QuantizerProfile:
                 accepted = ", ".join(sorted(self.options)) or "none"
                 raise ValueError(f"quantizer {self.name!r} has no option {key!r}; accepted: {accepted}")
             if value not in self.options[key]:
+                meaning = f" ({self.option_help[key]})" if key in self.option_help else ""
                 raise ValueError(
                     f"quantizer {self.name!r} option {key!r} cannot be {value!r}; "
-                    f"accepted: {', '.join(map(str, self.options[key]))}"
+                    f"accepted: {', '.join(map(str, self.options[key]))}{meaning}"
                 )
             merged[key] = value
         return merged
@@ -97,13 +119,26 @@ PROFILES: dict[str, QuantizerProfile] = {
     "tawq": QuantizerProfile(
         name="tawq",
         paper="TaWQ: temporal-adaptive weight quantization for SNNs (arXiv 2511.17567, 2025)",
-        weight_bits=(2,),  # ternary {-1, 0, +1} per timestep: one 2-bit code per weight and timestep
+        # 2: ternary {-1, 0, +1} per timestep, one 2-bit code per weight and timestep (hidden layers);
+        # 8: one 8-bit uniform weight set, the first and the readout layer (edge_bits: 8, the default)
+        weight_bits=(2, 8),
         membrane_bits=(*range(2, 17), None),
-        options={"scale": ("paper", "latent")},
-        default_options={"scale": "paper"},
+        options={"scale": ("paper", "latent"), "edge_bits": (8, 2), "affine": ("scale", "none", "scale_shift")},
+        default_options={"scale": "paper", "edge_bits": 8, "affine": "scale"},
+        option_help={
+            "scale": "paper: 1 / mean|s_t| per timestep and channel, as the authors; latent: times mean|W| (proposal)",
+            "edge_bits": "8: first and readout layer 8-bit uniform (the authors keep them full precision); "
+                         "2: ternary per timestep like the hidden layers",
+            "affine": "scale: learned per-channel gain folded into the multiplier (batch-norm stand-in); none; "
+                      "scale_shift: plus a per-channel shift, no integer form (screened on hardware targets)",
+        },
         weights_per_timestep=True,
-        # Stored as T ternary codes of 2 bits (dse/quantizers/tawq.py explains the choice).
-        storage_bits_per_weight=lambda bits, T: 2 * T,
+        # Stored as T ternary codes of 2 bits (dse/quantizers/tawq.py explains the choice); 8-bit edges: 8 bits.
+        storage_bits_per_weight=lambda bits, T: 2 * T if bits == 2 else (32 if bits is None else int(bits)),
+        edge_layer_bits=8,
+        edge_bits_option="edge_bits",
+        hidden_layer_bits=(2,),
+        single_set_bits=(8, None),
     ),
     "qsnn": QuantizerProfile(
         name="qsnn",
@@ -128,6 +163,11 @@ PROFILES: dict[str, QuantizerProfile] = {
         membrane_bits=(*range(2, 17), None),
         options={"algorithm": ("twn", "ttq"), "distill": (False, True)},
         default_options={"algorithm": "twn", "distill": False},
+        option_help={
+            "algorithm": "twn: Ternary Weight Networks (Li et al. 2016), ttq: Trained Ternary Quantization (Zhu et al. "
+                         "2017); the paper's abstract names neither of its two algorithms, so both are proposals",
+            "distill": "true: ternarization-aware distillation (the paper's keyword) from a full-precision teacher",
+        },
     ),
     "sigmoid": QuantizerProfile(
         name="sigmoid",

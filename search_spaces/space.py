@@ -276,9 +276,9 @@ class SearchSpace:
         profile = get_profile(name)
         weight_bits = []
         for i in range(n_weight):
-            layer_bits = profile.layer_weight_bits(i, n_weight, q.weight_bits)
-            if profile.edge_layer_bits is not None and i in (0, n_weight - 1):
-                # Pinned edge layer (Q-SNN's 8-bit first/readout layers): no Optuna parameter, since
+            layer_bits = profile.layer_weight_bits(i, n_weight, q.weight_bits, options)
+            if profile.edge_bits(options) is not None and i in (0, n_weight - 1):
+                # Pinned edge layer (Q-SNN's and TaWQ's 8-bit first/readout layers): no Optuna parameter, since
                 # the readout's index moves with depth and one name must keep one set of choices.
                 weight_bits.append(layer_bits[0])
                 continue

@@ -1,29 +1,47 @@
-"""Fidelity of the methods to their authors' code (issue 15, items 1, 5, 6): Q-SNN's spike-rate
-regulariser runs on the project's shallow nets and trains on the per-timestep cross-entropy; the
-sum-of-sigmoids gradient is never zeroed by the clamp and its temperature reaches the cap at the
+"""Fidelity of the methods to their papers and authors' code (issue 15, items 1 to 6): Q-SNN's spike-rate
+regulariser runs on the project's shallow nets and trains on the per-timestep cross-entropy; MFP's
+sequential twin integrates the same membrane as its parallel form; TaWQ's 8-bit edge layers and
+per-channel affine reach the cost model, the integer export and the search, and the shift that has no
+integer form is refused; the distillation teacher's training time is charged to the run that trains
+it; the sum-of-sigmoids gradient is never zeroed by the clamp and its temperature reaches the cap at the
 last epoch of any schedule; the cost model's effective ACs count only events that meet a nonzero
 weight."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import re
 
 import numpy as np
+import optuna
 import pytest
 import torch
 import torch.nn.functional as F
 from spikingjelly.activation_based import functional
 
 from cost_models.activity import Activity, LayerActivity
-from cost_models.network import layer_specs
+from cost_models.network import PER_TIMESTEP, SCALED, layer_specs
 from cost_models.ops import count_acs, count_effective_acs
 from cost_models.report import CostReport, evaluate
+from dse.errors import UserError
+from dse.export.integer_network import integer_network
+from dse.export.integer_sim import agreement
+from dse.hardware.verilog_template import template_refusal
+from dse.quantizers import LayerContext, get_quantizer
+from dse.quantizers import ternary as ternary_mod
+from dse.quantizers.mfp import ParallelResetFreeNeuron, SequentialResetFreeNeuron
 from dse.quantizers.qsnn import RATE_LAMBDA, QSNNLIFNode, rate_layers
 from dse.quantizers.sigmoid import ARG_CLAMP, T_CAP, SigmoidWeightQuantizer, annealed_temperature
+from dse.quantizers.tawq import TaWQShiftedLIFNode, TaWQWeightQuantizer
+from dse.quantizers.uniform import UniformWeightQuantizer
 from dse.training.data import Split
 from dse.training.model import build_model
-from dse.training.train import measure, nonzero_weights
+from dse.training.train import Fidelity, measure, nonzero_weights
 from search_spaces.candidate import Candidate
+from search_spaces.candidate_file import CandidateFileError, read_candidate_file
+from search_spaces.quantizer_types import get_profile
+from search_spaces.space import SearchSpace, SpaceError
 
 
 def qsnn_candidate(widths=(16,), **options) -> Candidate:
@@ -78,6 +96,215 @@ def test_qsnn_trains_on_the_per_timestep_cross_entropy():
     other = build_model(Candidate(family="mlp", widths=(16,), weight_bits=(2, 2), membrane_bits=(8,), timesteps=3))
     assert torch.allclose(other.quantizer_type.classification_loss(logits, y), F.cross_entropy(logits.mean(0), y))
     assert not torch.allclose(expected, F.cross_entropy(logits.mean(0), y))
+
+
+# --------------------------------------------------------------------------- MFP (item 2)
+
+
+@pytest.mark.parametrize("timesteps", [1, 4, 16])
+def test_mfp_sequential_twin_integrates_the_same_membrane(timesteps):
+    """The benchmark's sequential side (benchmarks/bench_mfp_parallel.py) is the same neuron, step by step."""
+    torch.manual_seed(timesteps)
+    current = torch.randn(timesteps, 5, 9) * 2
+    parallel, sequential = ParallelResetFreeNeuron(tau=4.0), SequentialResetFreeNeuron(tau=4.0)
+    assert torch.allclose(parallel.membrane(current), sequential.membrane(current), atol=1e-6)
+    lam, u = 0.75, torch.zeros_like(current[0])
+    for t in range(timesteps):  # by hand: u_t = lambda u_{t-1} + I_t / tau
+        u = lam * u + current[t] / 4.0
+        assert torch.allclose(sequential.membrane(current)[t], u, atol=1e-6)
+
+
+# --------------------------------------------------------------------------- TaWQ (item 3)
+
+
+def tawq_candidate(widths=(16,), **options) -> Candidate:
+    profile = get_profile("tawq")
+    merged = profile.check_options(options)
+    n = len(widths) + 1
+    bits = tuple(profile.layer_weight_bits(i, n, options=merged)[0] for i in range(n))
+    return Candidate(family="mlp", widths=widths, weight_bits=bits, membrane_bits=(6,) * len(widths), timesteps=3,
+                     quantizer="tawq", quantizer_options=options)
+
+
+def test_tawq_edge_layers_are_8_bit_by_default_and_every_consumer_follows():
+    cand = tawq_candidate((16, 12))
+    assert cand.weight_bits == (8, 2, 8)
+    torch.manual_seed(0)
+    model = build_model(cand)
+    kinds = [type(layer.quantizer) for layer in model.weight_layers]
+    assert kinds == [UniformWeightQuantizer, TaWQWeightQuantizer, UniformWeightQuantizer]
+    model.eval()
+    w = [layer.quantized_weight().detach() for layer in model.weight_layers]
+    assert w[0].shape == model.weight_layers[0].weight.shape  # one weight set
+    assert w[1].shape == (3, 12, 16)  # one ternary set per timestep
+    assert len(torch.unique(w[0][0])) > 3  # more than ternary: 8-bit levels (max|w| / 127 per channel)
+    specs = layer_specs(cand)
+    assert [(s.weight_form, s.weight_sets) for s in specs] == [(SCALED, 1), (PER_TIMESTEP, 3), (SCALED, 1)]
+    assert [s.weight_storage_bits for s in specs] == [8, 6, 8]
+    net = integer_network(model, 0.25, 32)
+    assert [layer.weight_form for layer in net.layers] == [SCALED, PER_TIMESTEP, SCALED]
+    assert [layer.weight_bits for layer in net.layers] == [8, 2, 8]
+    # edge_bits 2: every layer ternary per timestep, as before issue 15
+    off = tawq_candidate((16, 12), edge_bits=2)
+    assert off.weight_bits == (2, 2, 2)
+    assert {s.weight_form for s in layer_specs(off)} == {PER_TIMESTEP}
+    assert all(isinstance(layer.quantizer, TaWQWeightQuantizer) for layer in build_model(off).weight_layers)
+
+
+def test_tawq_search_and_candidate_files_pin_the_edges_to_the_option(tmp_path):
+    space_file = tmp_path / "space.yaml"
+    space_file.write_text("families:\n  mlp: {depth: [1, 2, 3], widths: [16]}\nweight_bits: [1, 2, 4, 8]\n"
+                          "membrane_bits: [8]\ntimesteps: [2]\nquantizers:\n  tawq: {edge_bits: [8, 2]}\n")
+    space = SearchSpace.load(str(space_file))
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    seen = set()
+    for _ in range(20):
+        trial = study.ask()
+        cand = space.suggest(trial, (1, 8, 8), 10)
+        edge = cand.quantizer_options["edge_bits"]
+        seen.add(edge)
+        assert cand.weight_bits[0] == cand.weight_bits[-1] == edge
+        assert all(b == 2 for b in cand.weight_bits[1:-1])
+        assert "tawq_wbits_0" not in trial.params  # a pinned edge is no Optuna parameter
+        study.tell(trial, 0.0)
+    assert seen == {8, 2}
+    base = "family: mlp\nwidths: [16]\nmembrane_bits: [8]\ntimesteps: 2\nquantizer: tawq\n"
+    (tmp_path / "ok.yaml").write_text(base + "weight_bits: [2, 2]\nquantizer_options: {edge_bits: 2}\n")
+    assert read_candidate_file(tmp_path / "ok.yaml").weight_bits == (2, 2)
+    (tmp_path / "edge.yaml").write_text(base + "weight_bits: [2, 2]\n")
+    with pytest.raises(CandidateFileError, match=r"cannot take 2 bits here; accepted: 8 .*edge_bits") as err:
+        read_candidate_file(tmp_path / "edge.yaml")
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("options, fragment", [
+    ({"edge_bits": 4}, "option 'edge_bits' cannot be 4; accepted: 8, 2"),
+    ({"affine": "batchnorm"}, "option 'affine' cannot be 'batchnorm'; accepted: scale, none, scale_shift"),
+    ({"edges": 8}, "has no option 'edges'; accepted: affine, edge_bits, scale"),
+])
+def test_tawq_refuses_bad_options_in_one_line(tmp_path, options, fragment):
+    with pytest.raises(ValueError, match=re.escape(fragment)) as err:
+        get_profile("tawq").check_options(options)
+    assert "\n" not in str(err.value)
+    (key, value), = options.items()
+    space_file = tmp_path / "space.yaml"
+    space_file.write_text("families:\n  mlp: {depth: [1], widths: [16]}\nweight_bits: [2, 8]\nmembrane_bits: [8]\n"
+                          f"timesteps: [2]\nquantizers:\n  tawq: {{{key}: [{value}]}}\n")
+    with pytest.raises(SpaceError, match=re.escape(fragment)):
+        SearchSpace.load(str(space_file))
+    with pytest.raises(ValueError, match="cannot take weight bits 4; accepted: 2 .*8"):
+        get_quantizer("tawq").weight_quantizer(4, LayerContext(1, 3, 6, 3))
+
+
+def test_tawq_affine_gain_is_learned_and_folds_into_the_multiplier():
+    torch.manual_seed(0)
+    model = build_model(tawq_candidate((16, 12)))  # default affine: scale
+    q = model.weight_layers[1].quantizer
+    assert q.affine == "scale" and q.log_gain.shape == (12,)
+    with torch.no_grad():
+        q.log_gain.copy_(torch.linspace(-0.5, 0.5, 12))
+    weight = model.weight_layers[1].weight
+    codes, scale = q.codes(weight)
+    plain = TaWQWeightQuantizer(3, "paper", "none")
+    codes_plain, scale_plain = plain.codes(weight)
+    gain = torch.exp(q.log_gain.detach()) / math.sqrt(16)  # g_0 = 1 / sqrt(fan_in) with the paper's scale
+    assert torch.equal(codes, codes_plain)
+    assert torch.allclose(scale, scale_plain * gain.view(1, 12, 1))
+    assert torch.allclose(q(weight).detach(), codes.float() * scale)
+    # the gain is a parameter the task loss trains
+    model.train()
+    model(torch.rand(4, 1, 8, 8) * 4).sum().backward()
+    assert q.log_gain.grad is not None and q.log_gain.grad.abs().sum() > 0
+    assert not [p for p in plain.parameters()]  # affine none: the paper's scale alone, nothing learned
+    # export: the per-timestep multipliers carry the gain (exact at F = 32), and the integer run agrees
+    model = model.double().eval()
+    net = integer_network(model, 0.25, 32)
+    hidden = net.layers[1]
+    expected = scale.double().reshape(3, 12).numpy()
+    used = np.where(hidden.scale_per_timestep != 0, hidden.scale_per_timestep, expected)
+    assert np.allclose(used, expected, rtol=1e-6)  # float32 training weights, float64 export
+    x = torch.randint(0, 17, (32, 1, 8, 8)).double() * 0.25
+    result = agreement(model, net, x)
+    assert result.predictions_equal == result.samples and result.spikes_differing == 0
+
+
+def test_tawq_checkpoint_from_before_the_affine_loads_as_it_was_trained():
+    """Trials stored before issue 15 have no `affine` option (now `scale` by default) and no gain in their
+    weights: they load strictly, without a gain, and compute what they computed."""
+    torch.manual_seed(0)
+    old = build_model(Candidate(family="mlp", widths=(16,), weight_bits=(2, 2), membrane_bits=(6,), timesteps=3,
+                                quantizer="tawq", quantizer_options={"scale": "paper", "affine": "none"}))
+    state = old.state_dict()
+    assert not any(key.endswith("log_gain") for key in state)
+    new = build_model(Candidate(family="mlp", widths=(16,), weight_bits=(2, 2), membrane_bits=(6,), timesteps=3,
+                                quantizer="tawq", quantizer_options={"scale": "paper"}))
+    assert new.weight_layers[0].quantizer.log_gain is not None
+    new.load_state_dict(state, strict=True)
+    assert all(layer.quantizer.affine == "none" and layer.quantizer.log_gain is None for layer in new.weight_layers)
+    x = torch.rand(4, 1, 8, 8) * 4
+    assert torch.equal(old.eval()(x), new.eval()(x))
+
+
+def test_tawq_shift_trains_but_is_refused_on_hardware_in_one_line():
+    torch.manual_seed(0)
+    cand = tawq_candidate((16,), affine="scale_shift")
+    model = build_model(cand)
+    assert all(isinstance(n, TaWQShiftedLIFNode) for n in model.neurons)
+    x = torch.rand(4, 1, 8, 8) * 4
+    before = model(x).detach()
+    functional.reset_net(model)
+    model(x).sum().backward()
+    functional.reset_net(model)
+    assert model.neurons[0].shift.grad is not None and model.neurons[0].shift.grad.abs().sum() > 0
+    with torch.no_grad():
+        model.neurons[0].shift.fill_(2.0)  # a shift moves every channel's current
+    assert not torch.equal(model(x).detach(), before)
+    with pytest.raises(UserError, match="affine: scale_shift.*no exact integer form") as err:
+        integer_network(model, 0.25, "auto")
+    assert "\n" not in str(err.value)
+    assert "scale_shift" in template_refusal(cand)  # screened before training on fpga and asic targets
+    assert template_refusal(tawq_candidate((16,))) is None
+
+
+# --------------------------------------------------------------------------- ternary (item 4)
+
+
+def small_digits(digits, n: int = 192):
+    """The first n samples of every split: enough for a teacher to train, fast to train on."""
+    cut = lambda split: Split(split.x[:n], split.y[:n])  # noqa: E731
+    return dataclasses.replace(digits, train=cut(digits.train), val=cut(digits.val), test=cut(digits.test))
+
+
+def test_teacher_training_time_is_charged_to_the_trial_that_trains_it(tmp_path, make_settings, digits):
+    """Two trials of one architecture and T: the first trains the teacher and is charged its time (user attrs
+    teacher_seconds and train_seconds, TrainResult alike), the second reports the cache hit."""
+    from dse.search.runner import run_search
+
+    ternary_mod.clear_teacher_cache()
+    digits = small_digits(digits)
+    space = tmp_path / "kd.yaml"
+    space.write_text("families:\n  mlp: {depth: [1], widths: [16]}\nweight_bits: [2]\nmembrane_bits: [6]\n"
+                     "timesteps: [2]\nparallelism: [4]\nquantizers:\n  ternary: {distill: [true]}\n")
+    study = run_search(make_settings(study_name="kd", space=str(space), trials=2), digits, "cpu")
+    first, second = sorted(study.trials, key=lambda t: t.number)
+    (cached,) = ternary_mod._TEACHERS.values()
+    assert first.user_attrs["teacher_cache_hit"] is False
+    assert first.user_attrs["teacher_seconds"] == pytest.approx(cached.train_seconds) and cached.train_seconds > 0
+    assert first.user_attrs["train_seconds"] > first.user_attrs["teacher_seconds"]  # the trial's time includes it
+    assert second.user_attrs["teacher_cache_hit"] is True and second.user_attrs["teacher_seconds"] == 0.0
+    # without distillation nothing is trained and nothing charged
+    q = get_quantizer("ternary")
+    cand = Candidate(family="mlp", widths=(16,), weight_bits=(2, 2), membrane_bits=(6,), timesteps=2,
+                     quantizer="ternary", quantizer_options={"distill": False})
+    q.prepare(cand, digits, Fidelity(epochs=1), torch.device("cpu"))
+    assert q.teacher is None and q.teacher_seconds == 0.0 and q.teacher_cache_hit is None
+
+
+def test_ternary_algorithm_refusal_says_the_paper_names_neither():
+    with pytest.raises(ValueError, match="accepted: twn, ttq .*Ternary Weight Networks.*Trained Ternary Quantization"
+                                         ".*names neither") as err:
+        get_profile("ternary").check_options({"algorithm": "ternary-a"})
+    assert "\n" not in str(err.value)
 
 
 # --------------------------------------------------------------------------- sigmoid (item 5)

@@ -42,8 +42,9 @@ def small_candidate(quantizer: str, widths=(32,), timesteps=2, weight_bits=None,
     profile = get_profile(quantizer)
     n = len(widths) + 1
     if weight_bits is None:
-        if profile.edge_layer_bits is not None:
-            weight_bits = tuple(profile.layer_weight_bits(i, n)[0] for i in range(n))
+        if profile.edge_layer_bits is not None:  # pinned edges (qsnn, tawq): under the candidate's options
+            merged = profile.check_options(options or {})
+            weight_bits = tuple(profile.layer_weight_bits(i, n, options=merged)[0] for i in range(n))
         else:
             weight_bits = (2 if 2 in profile.weight_bits else profile.weight_bits[0],) * n
     membrane = (None,) * len(widths) if not profile.membrane_bits else (8,) * len(widths)
@@ -74,13 +75,18 @@ def test_neurons_module_imports_on_its_own():
 
 
 def test_profiles_say_what_the_cost_model_needs():
-    assert PROFILES["tawq"].weights_per_timestep and PROFILES["tawq"].weight_bits == (2,)
+    assert PROFILES["tawq"].weights_per_timestep and PROFILES["tawq"].weight_bits == (2, 8)
+    assert PROFILES["tawq"].edge_layer_bits == 8 and PROFILES["tawq"].hidden_weight_bits() == (2,)
     assert PROFILES["mfp"].membrane_bits == () and not PROFILES["mfp"].has_membrane_state
     assert PROFILES["qsnn"].edge_layer_bits == 8
     assert PROFILES["ternary"].weight_bits == (2,)
-    # tawq stores T ternary codes of 2 bits and reads 2 bits per weight per timestep
+    # a tawq ternary layer stores T codes of 2 bits and reads 2 bits per weight per timestep; its 8-bit edges one set
     for T in (1, 4, 6):
-        specs = layer_specs(small_candidate("tawq", timesteps=T))
+        specs = layer_specs(small_candidate("tawq", widths=(32, 32), timesteps=T))
+        assert [s.weight_bits for s in specs] == [8, 2, 8]
+        assert [(s.weight_storage_bits, s.weight_read_bits, s.weight_sets) for s in specs] == \
+            [(8, 8, 1), (2 * T, 2, T), (8, 8, 1)]
+        specs = layer_specs(small_candidate("tawq", timesteps=T, options={"edge_bits": 2}))
         assert all(s.weight_storage_bits == 2 * T and s.weight_read_bits == 2 and s.weight_sets == T for s in specs)
     specs = layer_specs(small_candidate("mfp"))
     assert not any(s.has_membrane_state for s in specs)
@@ -112,7 +118,7 @@ def test_tawq_latent_scale_keeps_the_latent_magnitude():
     assert torch.equal(codes_p, codes_l)
     assert torch.allclose(scale_l, scale_p * w.abs().mean(dim=1).view(1, 6, 1))
     assert torch.allclose(latent(w).detach(), codes_l.float() * scale_l)
-    model = build_model(small_candidate("tawq", options={"scale": "latent"}))
+    model = build_model(small_candidate("tawq", options={"scale": "latent", "edge_bits": 2}))
     assert all(layer.quantizer.scale_mode == "latent" for layer in model.weight_layers)
 
 
@@ -531,14 +537,14 @@ def test_space_refuses_what_a_type_cannot_take(tmp_path, quantizers, fragments):
 
 def test_global_bits_are_filtered_per_type(tmp_path):
     space = SearchSpace.load(write(tmp_path, "  tawq: {}\n  mfp: {}\n  qsnn: {}\n  sigmoid: {}\n"))
-    assert space.quantizers["tawq"].weight_bits == (2,)
+    assert space.quantizers["tawq"].weight_bits == (2, 8)
     assert space.quantizers["mfp"].membrane_bits == ()
     assert space.quantizers["mfp"].weight_bits == (1, 2, 4, 8, None)
     assert space.quantizers["qsnn"].weight_bits == (1, 8)
     assert space.quantizers["sigmoid"].weight_bits == (1, 2, 4, 8)
     path = tmp_path / "narrow.yaml"
     path.write_text((SPACE + "  tawq: {}\n").replace("[1, 2, 4, 8, fp]", "[1, 4]"))
-    with pytest.raises(SpaceError, match="none of the space's weight bits suit 'tawq'; it accepts 2"):
+    with pytest.raises(SpaceError, match="none of the space's weight bits suit 'tawq'; it accepts 2, 8"):
         SearchSpace.load(str(path))
 
 
@@ -570,7 +576,7 @@ def test_all_quantizers_space_suggests_buildable_candidates():
         cand = space.suggest(trial, (1, 8, 8), 10)
         profile = get_profile(cand.quantizer)
         for i, b in enumerate(cand.weight_bits):
-            assert b in profile.layer_weight_bits(i, cand.n_weight_layers)
+            assert b in profile.layer_weight_bits(i, cand.n_weight_layers, options=cand.quantizer_options)
         if not profile.membrane_bits:
             assert all(b is None for b in cand.membrane_bits)
         seen.add(cand.quantizer)

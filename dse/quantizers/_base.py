@@ -42,6 +42,10 @@ class QuantizerType(ABC):
     """Base class of the quantizer types; subclasses register themselves by `name`."""
 
     name: str = ""
+    # What prepare() spent training a teacher for this trial (ternary's distillation; 0 on a cache hit), and
+    # whether the teacher came from the cache (None: no teacher). dse.training.train charges it to the trial.
+    teacher_seconds: float = 0.0
+    teacher_cache_hit: bool | None = None
 
     @property
     def profile(self) -> QuantizerProfile:

@@ -2,8 +2,20 @@
 
 The paper's claim: quantizing the membrane potential loses history and costs accuracy;
 memory-free quantization keeps all history without storing membrane potentials, trains in
-parallel over time and infers asynchronously. No public code or method text was found, so
-everything below except that claim is a PROPOSAL, faithful to the abstract
+parallel over time and infers asynchronously (reported: 42 % less memory, 3.1x faster training).
+
+Sources searched for the method text and code (issue 15, item 2), none with more than the
+abstract and the first paragraph of the introduction:
+- the stored web pages (arxiv.org/html/2503.00040v1 is stored up to the introduction's first
+  paragraph; arxivlens.com, newx.sg, researchtrend.ai, sciencestack.ai, scholarfeed.org: abstract
+  and generated summaries), queries "MFP-QSNN memory-free parallel quantized spiking neural
+  network", "memory-free quantization membrane potential parallel training asynchronous inference",
+  "arxiv.org/pdf/2503.00040", and citing papers ("compared with MFP-QSNN");
+- the documentation and GitHub issue indexes (the authors' names, "memory-free", the arXiv id);
+- GitHub code: exact strings "MFP-QSNN" and "memory-free quantization" (no hit), "Memory-Free and
+  Parallel" (three hits, all publication lists of the authors linking only the paper),
+  repositories named *MFP* and *QSNN* (none is this paper's).
+So everything below except that claim is a PROPOSAL, faithful to the abstract
 (docs/quantizers.md, /work/shared/reference/quantizers.md section 3):
 
 - Weights: b-bit symmetric uniform quantizer with a learned per-channel scale (LSQ-style, STE),
@@ -19,6 +31,9 @@ everything below except that claim is a PROPOSAL, faithful to the abstract
   membrane memory and a per-timestep accumulator instead (docs/cost-models.md).
 - Without a reset, a neuron whose input stays above threshold fires at every later step;
   the surrogate gradient is what teaches the layer to avoid that.
+- SequentialResetFreeNeuron computes the same integration step by step (a loop over T): the
+  reference for the tests and the sequential side of benchmarks/bench_mfp_parallel.py, which
+  measures the paper's training speed-up claim on this project's nets (docs/quantizers.md).
 """
 
 from __future__ import annotations
@@ -73,6 +88,20 @@ class ParallelResetFreeNeuron(nn.Module):
 
     def reset(self) -> None:
         """Nothing to reset: no state survives a forward pass (spikingjelly's reset_net calls this)."""
+
+
+class SequentialResetFreeNeuron(ParallelResetFreeNeuron):
+    """The same reset-free neuron integrated step by step, u_t = lambda u_{t-1} + I_t / tau (a loop over T):
+    equal to the parallel form up to float rounding order; for tests and the speed-up benchmark."""
+
+    def membrane(self, current_seq: torch.Tensor) -> torch.Tensor:
+        lam = 1.0 - 1.0 / self.tau
+        u = torch.zeros_like(current_seq[0])
+        steps = []
+        for current in current_seq:
+            u = lam * u + current / self.tau
+            steps.append(u)
+        return torch.stack(steps)
 
 
 class MFPQuantizer(QuantizerType):

@@ -1,54 +1,82 @@
 """`tawq`: Temporal-adaptive Weight Quantization (TaWQ, arXiv 2511.17567, 2025).
 
-Each layer's latent weight is standardised, w_hat = (W - mean W) / std W (gradients flow through
-mean and std), and fed as a constant input to a ternary "weight neuron" (v_0 = 0, tau = 2,
+Each ternary layer's latent weight is standardised, w_hat = (W - mean W) / std W (gradients flow
+through mean and std), and fed as a constant input to a ternary "weight neuron" (v_0 = 0, tau = 2,
 threshold V = 0.25): v_t = v_{t-1} + (w_hat - v_{t-1}) / tau, s_t = 1/2 [sgn(v_t - V) + sgn(v_t + V)]
 in {-1, 0, +1}, hard reset v_t <- (1 - |stopgrad s_t|) v_t. Timestep t of the layer uses
 W_q,t = s_t / (mean over fan-in of |s_t| + 1e-6): one scale per timestep and output channel.
 Large weights fire at every step; small ones fire at some steps only, so a weight's magnitude is
 rate-coded in time and the weights differ from timestep to timestep. Backward: each sgn has the
-sigmoid surrogate a sig(a x)(1 - sig(a x)), a = 4, times the 1/2 of the fire function. This
-follows the authors' public code (TheBrainLab/TaWQ-ZhangHan, cifar100/tawq.py) as far as the
-formulas go; the code here is written independently. No extra loss term; membranes use the
-project's fixed-point LIF neuron (dse/neurons.py).
+sigmoid surrogate a sig(a x)(1 - sig(a x)), a = 4, times the 1/2 of the fire function. No extra
+loss term; membranes use the project's fixed-point LIF neuron (dse/training/neurons.py).
+
+FOLLOWS THE AUTHORS' CODE (TheBrainLab/TaWQ-ZhangHan, cifar100/tawq.py `QConv2d`, `TaWQ`,
+`BaseNode`, `Sigmoid`; imagenet/tawq.py the same), written independently:
+- the standardisation, the weight-LIF (tau 2, V 0.25, hard reset, detached), the per-step
+  channel scale 1 / (mean |s_t| + 1e-6), the sigmoid surrogate a = 4;
+- edge layers (option `edge_bits`, default 8): in cifar100/spikingformer_tawq.py the stem conv
+  (`AConv3x3_stem`) is a plain nn.Conv2d and the head a plain nn.Linear, i.e. full precision; only
+  the inner convs are `QConv2d`. Here the first and the readout layer get 8-bit uniform weights
+  (one set, per-channel max|w| / 127 scale, straight-through; the `uniform` type's quantizer): the
+  nearest width with an integer form (full precision has none). `edge_bits: 2` makes them ternary
+  per timestep like the hidden layers (this project's behaviour before issue 15). On a
+  1-hidden-layer MLP both weight layers are edges, so with the default no layer is ternary.
+- normalisation (option `affine`): every `QConv2d` of the authors is followed by nn.BatchNorm2d,
+  which absorbs the unit magnitude of the paper's scale. This project's nets have no
+  normalisation, so the paper's scale overdrove the next layer (MLP 64-128-128-10: 0.900 against
+  0.970 with `scale: latent`).
 
 Decisions and PROPOSALS (not shown by any source):
 - Ties: the forward pass writes the fire function as [v > V] - [v < -V], which equals the paper's
   1/2 [sgn(v - V) + sgn(v + V)] except exactly at v = +-V, where sgn(0) = 0 would give 1/2.
   That keeps the weights strictly ternary.
-- First and last layers: the paper keeps the stem and the classifier in full precision. Here the
-  candidate decides: the profile accepts 2 bits only, so every layer, including the first and
-  the readout, is ternary per timestep, and the cost model books exactly that. (A weight bit of
-  None, should a candidate carry one, gives an unquantized layer.)
+- 8 bits for the edges (the paper keeps them fp; see above) with a max|w| scale.
+- Option `affine` (PROPOSAL, the stand-in for the authors' batch norm): `scale` (default) gives
+  each output channel c of a ternary layer a learned gain g_c = exp(l_c) g_0 (l_c learned, 0 at
+  the start; g_0 = 1 / sqrt(fan_in) with `scale: paper`, which puts a layer's current at the
+  magnitude of a Kaiming-initialised layer, and 1 with `scale: latent`), i.e. W_q,t,c = g_c s_t,c /
+  mean|s_t,c|. Like batch norm's gamma folded at inference, the gain is part of the per-(t, c)
+  scale, so it folds exactly into the multiplier M_tc at export. `scale_shift` adds a learned
+  per-channel shift b_c to the current of each spiking layer (batch norm's beta; 0 at the start).
+  The shift does NOT fold exactly into an integer threshold: with a hard reset to 0, u + b
+  integrates like u' = u - b with threshold theta - b only if u' is reset to -b and starts at -b,
+  and the template has neither per-channel reset values nor a bias input; so networks with a
+  shift have no integer form: `dse export` refuses them in one line and hardware targets screen
+  them before training (dse/hardware/verilog_template.py template_refusal). `none`: no affine
+  (the paper's scale alone). Batch statistics (mean, variance) are not modelled.
 - Storage encoding: T ternary codes of 2 bits per weight (storage_bits_per_weight = 2 T), read
   2 bits per weight per timestep. The sequence s_1..s_T is a deterministic, piecewise-constant
   function of w_hat, so a layer has only a handful of distinct sequences; an index into a
   per-layer table of sequences would need fewer bits (docs/quantizers.md counts them) but one
   table lookup per weight read, and the cost model's read accounting assumes the 2 T encoding.
-- Scale memory: one fp16 scale per timestep and output channel (T x out); the cost model books
-  one per output channel (it does not know the scales are per timestep).
+  Edge layers store 8 bits per weight, one set.
 - Option `scale`: `paper` (default, the formula above) or `latent` (PROPOSAL): W_q,t = s_t
   mean_c|W| / mean|s_t|, i.e. the paper's scale times the latent channel's mean |W| (detached).
-  The paper's networks have batch norm after every layer, which absorbs the weight magnitude;
-  this project's networks have none, and unit-magnitude weights overdrive the next layer: on
-  digits, MLP 64-128-128-10, T = 4, 15 epochs, 3 seeds, `paper` reached 0.900 +- 0.003 and
-  `latent` 0.970 +- 0.004 (benchmarks/quantizers/results.md).
-- The multi-bit variant (mTaWQ) is not implemented: its formula was not found.
+- The multi-bit variant (mTaWQ) is not implemented: the stored arXiv page (2511.17567v1) holds
+  only the author block and the abstract, the authors' code has no multi-bit weight neuron, and
+  the one summary that names mTaWQ (sciencestack.ai) gives no formula.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 from torch import nn
 
 from dse.training.neurons import FixedPointLIFNode
 from dse.quantizers._base import LayerContext, QuantizerType
+from dse.quantizers.uniform import UniformWeightQuantizer
 
 WEIGHT_NEURON_TAU = 2.0
 WEIGHT_NEURON_THRESHOLD = 0.25
 SURROGATE_ALPHA = 4.0
 SCALE_EPS = 1e-6
 SCALE_MODES = ("paper", "latent")
+AFFINE_MODES = ("scale", "none", "scale_shift")
+TERNARY_BITS = 2
+EDGE_BITS = 8  # the first and readout layers' width with `edge_bits: 8`
+EDGE_SCALE = "max"  # their per-channel scale: max|w| / 127 (no clipping: the nearest to the paper's fp)
 
 
 class TernaryFire(torch.autograd.Function):
@@ -91,32 +119,60 @@ def weight_neuron_spikes(
 
 
 class TaWQWeightQuantizer(nn.Module):
-    """Latent weight [out, ...] -> per-timestep ternary weights [T, out, ...] with per-(t, channel) scale."""
+    """Latent weight [out, ...] -> per-timestep ternary weights [T, out, ...] with per-(t, channel) scale,
+    times the learned per-channel gain of `affine` (scale, scale_shift)."""
 
-    def __init__(self, timesteps: int, scale: str = "paper") -> None:
+    def __init__(self, timesteps: int, scale: str = "paper", affine: str = "none", out_channels: int | None = None) -> None:
         super().__init__()
         if timesteps < 1:
             raise ValueError(f"timesteps must be >= 1, got {timesteps}")
         if scale not in SCALE_MODES:
             raise ValueError(f"unknown scale {scale!r}; accepted: {', '.join(SCALE_MODES)}")
+        if affine not in AFFINE_MODES:
+            raise ValueError(f"unknown affine {affine!r}; accepted: {', '.join(AFFINE_MODES)}")
         self.timesteps = timesteps
         self.scale_mode = scale
+        self.affine = affine
+        if affine != "none":
+            if out_channels is None or out_channels < 1:
+                raise ValueError(f"affine {affine!r} needs the layer's output channels, got {out_channels}")
+            self.log_gain = nn.Parameter(torch.zeros(out_channels))  # l_c: g_c = exp(l_c) g_0
+        else:
+            self.log_gain = None
 
     def extra_repr(self) -> str:
         return (f"timesteps={self.timesteps}, tau={WEIGHT_NEURON_TAU}, threshold={WEIGHT_NEURON_THRESHOLD}, "
-                f"scale={self.scale_mode}")
+                f"scale={self.scale_mode}, affine={self.affine}")
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs):
+        # a checkpoint written before the affine existed (issue 15) has no log_gain: it was trained without a gain,
+        # and its candidate's options (no `affine` key) now default to `scale`; load it as it was trained
+        if self.log_gain is not None and prefix + "log_gain" not in state_dict:
+            self.log_gain = None
+            self.affine = "none"
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs)
+
+    def gain(self, weight: torch.Tensor) -> torch.Tensor | None:
+        """The per-channel gain g_c = exp(l_c) g_0 [out] (None without affine); g_0 = 1 / sqrt(fan_in) for `paper`."""
+        if self.log_gain is None:
+            return None
+        base = 1.0 / math.sqrt(weight[0].numel()) if self.scale_mode == "paper" else 1.0
+        return torch.exp(self.log_gain) * base
 
     def codes(self, weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Ternary codes [T, out, ...] (int32) and the scales [T, out, 1, ...] (for export and tests)."""
+        """Ternary codes [T, out, ...] (int32) and the scales [T, out, 1, ...], gain included (export, tests)."""
         s = weight_neuron_spikes(standardise(weight.detach()), self.timesteps)
         return s.to(torch.int32), self._scale(s, weight).detach()
 
     def _scale(self, spikes: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
         fan_in_dims = tuple(range(2, spikes.dim()))
         scale = 1.0 / (spikes.abs().mean(dim=fan_in_dims, keepdim=True) + SCALE_EPS)
+        channel = (1, -1, *([1] * (weight.dim() - 1)))
         if self.scale_mode == "latent":
-            magnitude = weight.detach().abs().flatten(1).mean(dim=1)
-            scale = scale * magnitude.view(1, -1, *([1] * (weight.dim() - 1)))
+            scale = scale * weight.detach().abs().flatten(1).mean(dim=1).view(channel)
+        gain = self.gain(weight)
+        if gain is not None:
+            scale = scale * gain.view(channel)
         return scale
 
     def forward(self, weight: torch.Tensor) -> torch.Tensor:
@@ -124,17 +180,41 @@ class TaWQWeightQuantizer(nn.Module):
         return spikes * self._scale(spikes, weight)
 
 
+class TaWQShiftedLIFNode(FixedPointLIFNode):
+    """The fixed-point LIF with a learned per-channel shift b_c added to its input current
+    (`affine: scale_shift`, batch norm's beta; PROPOSAL). It has no integer form (module docstring)."""
+
+    def __init__(self, bits: int | None, out_channels: int, tau: float = 2.0, v_threshold: float = 1.0) -> None:
+        super().__init__(bits, tau=tau, v_threshold=v_threshold)
+        self.shift = nn.Parameter(torch.zeros(out_channels))
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + f", shift=per channel ({self.shift.numel()})"
+
+    def multi_step_forward(self, x_seq: torch.Tensor, *args, **kwargs):
+        # x_seq [T, B, C] (linear) or [T, B, C, H, W] (conv): the shift is per channel C
+        shift = self.shift.view(1, 1, -1, *([1] * (x_seq.dim() - 3)))
+        return super().multi_step_forward(x_seq + shift, *args, **kwargs)
+
+
 class TaWQQuantizer(QuantizerType):
-    """Per-timestep ternary weights from a weight-LIF; fixed-point membranes."""
+    """Per-timestep ternary weights from a weight-LIF on the hidden layers, 8-bit edges, a per-channel
+    affine (the batch-norm stand-in), fixed-point membranes."""
 
     name = "tawq"
 
     def weight_quantizer(self, bits: int | None, ctx: LayerContext) -> nn.Module:
         if bits is None:
             return nn.Identity()
-        if bits != 2:
-            raise ValueError(f"quantizer 'tawq' cannot take weight bits {bits}; accepted: 2 (ternary per timestep)")
-        return TaWQWeightQuantizer(ctx.timesteps, ctx.options.get("scale", "paper"))
+        if bits == EDGE_BITS:  # the first and readout layers with edge_bits 8 (a hidden layer built by hand, too)
+            return UniformWeightQuantizer(EDGE_BITS, ctx.out_channels, scale=EDGE_SCALE)
+        if bits != TERNARY_BITS:
+            raise ValueError(f"quantizer 'tawq' cannot take weight bits {bits}; accepted: 2 (ternary per timestep), "
+                             f"8 (first and readout layer, option edge_bits)")
+        options = self.profile.check_options(ctx.options)
+        return TaWQWeightQuantizer(ctx.timesteps, options["scale"], options["affine"], ctx.out_channels)
 
     def neuron(self, membrane_bits: int | None, ctx: LayerContext, tau: float, v_threshold: float) -> nn.Module:
+        if self.profile.check_options(ctx.options)["affine"] == "scale_shift":
+            return TaWQShiftedLIFNode(membrane_bits, ctx.out_channels, tau=tau, v_threshold=v_threshold)
         return FixedPointLIFNode(membrane_bits, tau=tau, v_threshold=v_threshold)

@@ -1,12 +1,18 @@
 """`ternary`: ternary quantization of SNNs (Wu, ..., S.-Q. Zhang; Front. Comput. Sci. 21(2):2102326).
 
-The paper's claim: two ternary training algorithms for synaptic weights, a regulariser for
-accuracy and uncertainty, and ternarization-aware distillation, for any surrogate-gradient SNN;
-uncertainty is reported as expected calibration error (ECE). No public code or method text was
-found, so the algorithms below are PROPOSALS built from the two classic ternary methods the
-claim names, and from standard knowledge distillation:
+What the sources show. The only readable source is the abstract and keyword list on the journal's
+page (journal.hep.com.cn/fcs/EN/10.1007/s11704-025-51519-1): "two quantization training algorithms
+that apply ternary quantization to synaptic weights and a regularizer for enhancing both accuracy
+improvement and uncertainty reduction of ternary SNNs", compatible with any surrogate-gradient SNN;
+keywords "ternary quantization / surrogate gradients / ternarization-aware distillation /
+uncertainty reduction". The abstract NAMES NEITHER ALGORITHM and gives no formula; the method text
+and any code could not be found (searched: the stored web pages, documentation, GitHub code and
+issue indexes for the title, the authors, "ternarization-aware distillation"). Reading of the
+abstract (ours): the keywords list no regulariser other than ternarization-aware distillation, so
+the "regularizer for accuracy and uncertainty" is most likely that distillation term. Everything
+below is therefore a PROPOSAL:
 
-- Option `algorithm`:
+- Option `algorithm` (our names, after the classic methods implemented; not the paper's):
   - `twn` (Ternary Weight Networks, Li et al. 2016): per layer Delta = 0.7 mean|W|,
     alpha = mean of |W| over |W| > Delta, W_t = alpha sign(W) [|W| > Delta]; Delta and alpha are
     computed from the detached weights; clipped straight-through estimator (gradient 1 where
@@ -22,16 +28,23 @@ claim names, and from standard knowledge distillation:
   architecture, T, data set and fidelity, and cached in this module for the rest of the process.
   Loss added to the cross-entropy: lambda tau^2 KL(p_teacher^tau || p_student^tau) on the
   time-averaged logits, lambda = 1, tau = 4; nothing is added when distill is false.
-- The paper's uncertainty regulariser is not implemented (its form is not known). ECE (15 equal
-  bins over the top-class confidence) is measured for every trial of every type by
-  dse.training.train.measure and stored as the trial's user attribute "ece".
+  The teacher's training time is charged to the trial that trains it: prepare() records it in
+  `teacher_seconds` (0 on a cache hit, then `teacher_cache_hit` is True), dse.training.train
+  counts it in the trial's train_seconds and TrainResult.teacher_seconds, and the search stores
+  both as trial user attributes. A teacher cached by an earlier trial of the same process costs
+  the later trials nothing, and they say so.
+- A separate uncertainty regulariser is not implemented: no formula for one could be found (the
+  abstract gives none; see above). ECE (15 equal bins over the top-class confidence) is measured
+  for every trial of every type by dse.training.train.measure and stored as the trial's user
+  attribute "ece".
 - Weight bits: 2 only (three levels); one scale per layer (TWN alpha, or TTQ's W_p and W_n).
-  Membranes use the project's fixed-point LIF neuron (dse/neurons.py).
+  Membranes use the project's fixed-point LIF neuron (dse/training/neurons.py).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections import OrderedDict
 from typing import Any
 
@@ -51,8 +64,20 @@ DISTILL_TAU = 4.0
 TEACHER_SEED = 0
 TEACHER_CACHE_SIZE = 32
 
-# (architecture, T, data, fidelity, device) -> (teacher model, teacher validation accuracy)
-_TEACHERS: "OrderedDict[tuple, tuple[nn.Module, float]]" = OrderedDict()
+
+
+@dataclasses.dataclass(frozen=True)
+class Teacher:
+    """A trained full-precision teacher, what training it took, and whether this call trained it."""
+
+    model: nn.Module
+    accuracy: float
+    train_seconds: float  # wall time its training took, when it was trained
+    cache_hit: bool  # True: fetched from the process cache, trained by an earlier call
+
+
+# (architecture, T, data, fidelity, device) -> Teacher (cache_hit False: as trained)
+_TEACHERS: "OrderedDict[tuple, Teacher]" = OrderedDict()
 
 
 def clipped_ste(weight: torch.Tensor, quantized: torch.Tensor) -> torch.Tensor:
@@ -144,23 +169,32 @@ def teacher_candidate(candidate: Any) -> Any:
     )
 
 
-def get_teacher(candidate: Any, data: Any, fidelity: Any, device: torch.device) -> tuple[nn.Module, float]:
-    """A trained full-precision teacher for this architecture and T: from the cache, or trained now."""
+def fetch_teacher(candidate: Any, data: Any, fidelity: Any, device: torch.device) -> Teacher:
+    """A trained full-precision teacher for this architecture and T: from the cache (cache_hit True),
+    or trained now (train_seconds: the wall time it took, building and training included)."""
     from dse.training.train import train_candidate  # lazy: dse.training.train imports the model, which imports this package
 
     key = _teacher_key(candidate, data, fidelity, device)
     if key in _TEACHERS:
         _TEACHERS.move_to_end(key)
-        return _TEACHERS[key]
+        return dataclasses.replace(_TEACHERS[key], cache_hit=True)
+    start = time.perf_counter()
     result = train_candidate(teacher_candidate(candidate), data, fidelity, seed=TEACHER_SEED, device=device)
     teacher = result.model
     teacher.eval()
     for p in teacher.parameters():
         p.requires_grad_(False)
-    _TEACHERS[key] = (teacher, result.accuracy)
+    entry = Teacher(teacher, result.accuracy, time.perf_counter() - start, cache_hit=False)
+    _TEACHERS[key] = entry
     while len(_TEACHERS) > TEACHER_CACHE_SIZE:
         _TEACHERS.popitem(last=False)
-    return teacher, result.accuracy
+    return entry
+
+
+def get_teacher(candidate: Any, data: Any, fidelity: Any, device: torch.device) -> tuple[nn.Module, float]:
+    """The teacher model and its validation accuracy (fetch_teacher without the timing)."""
+    teacher = fetch_teacher(candidate, data, fidelity, device)
+    return teacher.model, teacher.accuracy
 
 
 def clear_teacher_cache() -> None:
@@ -199,11 +233,16 @@ class TernaryQuantizer(QuantizerType):
         return FixedPointLIFNode(membrane_bits, tau=tau, v_threshold=v_threshold)
 
     def prepare(self, candidate: Any, data: Any, fidelity: Any, device: torch.device) -> None:
+        """Fetch or train the teacher (distill: true) and record what it cost this trial."""
         options = self.profile.check_options(candidate.quantizer_options)
         if options["distill"]:
-            self.teacher, self.teacher_accuracy = get_teacher(candidate, data, fidelity, device)
+            fetched = fetch_teacher(candidate, data, fidelity, device)
+            self.teacher, self.teacher_accuracy = fetched.model, fetched.accuracy
+            self.teacher_seconds = 0.0 if fetched.cache_hit else fetched.train_seconds
+            self.teacher_cache_hit = fetched.cache_hit
         else:
             self.teacher, self.teacher_accuracy = None, None
+            self.teacher_seconds, self.teacher_cache_hit = 0.0, None
 
     def loss_terms(self, model, logits_seq, targets, inputs):
         if self.teacher is None:

@@ -97,7 +97,10 @@ class TrialRunner:
         trial.set_user_attr("accuracy", result.accuracy)
         trial.set_user_attr("firing_rates", result.firing_rates)
         trial.set_user_attr("ece", result.ece)
-        trial.set_user_attr("train_seconds", result.train_seconds)
+        trial.set_user_attr("train_seconds", result.train_seconds)  # a distillation teacher trained here included
+        if result.teacher_cache_hit is not None:
+            trial.set_user_attr("teacher_seconds", result.teacher_seconds)
+            trial.set_user_attr("teacher_cache_hit", result.teacher_cache_hit)
         trial.set_user_attr("epochs", result.epochs)
         trial.set_user_attr("cost", report.to_dict())
         return self.values(report, result.accuracy)
