@@ -4,7 +4,9 @@ Both become one SynthesisCounts (LUT, FF, BRAM18, DSP, CARRY4, LUTRAM LUTs). yos
 counted as Vivado counts them: LUT1-6 and INV (yosys 0.23 leaves INV cells; each is one LUT1)
 plus the LUTs inside LUTRAM and SRL cells are "Slice LUTs"; FD* flip-flops and LD* latches are
 registers; a RAMB36 is two BRAM18; DSP48E1/E2 are DSPs. A report without LUT or FF counts is
-refused with a one-line ReportError, as is a file of neither format.
+refused with a one-line ReportError, as is a file of neither format. A Vivado report names its
+device (the `Device :` header row, e.g. xc7z020clg400-1, or 7z020clg400-1 without the xc); a yosys
+stat does not (the part is in the script that ran it: its synth_xilinx -family).
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ class SynthesisCounts:
     carry4: int
     lutram_luts: int
     source_format: str
+    device: str | None = None  # the FPGA part the report names (Vivado's Device row); None for yosys
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -129,10 +132,24 @@ def parse_vivado_utilization(text: str, where: str = "report") -> SynthesisCount
     dsp = _used(rows, ("DSPs",)) or 0.0
     memory = _used(rows, ("LUT as Memory",)) or 0.0
     carry = _used(rows, ("CARRY4", "CARRY8")) or 0.0
+    device = _DEVICE.search(text)
     return SynthesisCounts(
         lut=int(lut), ff=int(ff), bram18=int(round(2 * bram_tiles)), dsp=int(dsp), carry4=int(carry),
-        lutram_luts=int(memory), source_format="vivado-utilization",
+        lutram_luts=int(memory), source_format="vivado-utilization", device=device.group(1) if device else None,
     )
+
+
+_DEVICE = re.compile(r"^\|\s*Device\s*:\s*(\S+)", re.M)
+
+
+def same_part(a: str, b: str) -> bool:
+    """Whether two part names are one part: case and Vivado's dropped 'xc' prefix ignored
+    (xc7z020clg400-1 == 7z020clg400-1 == XC7Z020CLG400-1)."""
+    def norm(name: str) -> str:
+        name = name.strip().lower()
+        return name[2:] if name.startswith("xc") else name
+
+    return norm(a) == norm(b)
 
 
 def detect_format(text: str) -> str | None:

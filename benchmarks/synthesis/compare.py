@@ -3,7 +3,9 @@
     python benchmarks/synthesis/compare.py
 
 Reads reports/manifest.yaml and the yosys stat files that run_grid.py stored; prints the
-per-design table of docs/cost-models.md (section 12) and the leave-one-out calibration errors.
+per-design table of docs/cost-models.md (section 12: family, LUT and FF with the default and the
+fitted constants, LUTRAM LUTs, BRAM18 and DSP, estimate / yosys) and the leave-one-out calibration
+errors. By-family held-out errors: validate_calibration.py.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ sys.path.insert(0, str(ROOT))
 from cost_models.calibrate import calibrate  # noqa: E402
 from cost_models.report import evaluate  # noqa: E402
 from cost_models.calibrate import read_design_points  # noqa: E402
+from cost_models.fpga import layer_counts  # noqa: E402
+from cost_models.network import layer_specs  # noqa: E402
 
 REPORTS = Path(__file__).resolve().parent / "reports"
 
@@ -27,14 +31,18 @@ def _ratio(est: float, measured: float) -> str:
 
 def main() -> int:
     points = read_design_points(REPORTS)
-    print("| design | LUT est / yosys (ratio) | FF est / yosys (ratio) | BRAM18 est / yosys | DSP est / yosys | CARRY4 (yosys) |")
-    print("|---|---|---|---|---|---|")
-    for p in points:
+    cal = calibrate(points)
+    print("| design | family | yosys LUT | est. LUT default (ratio) | est. LUT fitted (ratio) | yosys FF | est. FF (ratio) "
+          "| LUTRAM LUTs est / yosys | BRAM18 est / yosys | DSP est / yosys |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for i, p in enumerate(points):
         r = evaluate(p.candidate, "fpga-small")
         m = p.measured
-        print(f"| {p.name} | {r.lut:,} / {m.lut:,} ({_ratio(r.lut, m.lut)}) | {r.ff:,} / {m.ff:,} ({_ratio(r.ff, m.ff)}) "
-              f"| {r.bram18} / {m.bram18} | {r.dsp} / {m.dsp} | {m.carry4} |")
-    cal = calibrate(points)
+        fitted = cal.fits["lut"].after_pred[i]
+        lutram = sum(layer_counts(spec).lutram_luts for spec in layer_specs(p.candidate))
+        print(f"| {p.name} | {p.group} | {m.lut:,} | {r.lut:,} ({_ratio(r.lut, m.lut)}) | {fitted:,.0f} ({_ratio(fitted, m.lut)}) "
+              f"| {m.ff:,} | {r.ff:,} ({_ratio(r.ff, m.ff)}) | {lutram} / {m.lutram_luts} "
+              f"| {r.bram18} / {m.bram18} | {r.dsp} / {m.dsp} |")
     print()
     print("| quantity | mean abs rel. error, default constants | fitted (in sample) | held out (leave-one-out) |")
     print("|---|---|---|---|")

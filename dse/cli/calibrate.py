@@ -5,10 +5,12 @@
 DIR holds the reports (yosys `stat -json` files, Vivado report_utilization text) and a
 `manifest.yaml` pairing each report with the design's Candidate (the template's parameters):
 
+    yosys_family: xc7                           # optional (or part: xc7z020clg400-1), here or per design
     designs:
       - name: mlp-64-32-10-w4-m8-p4.2
         report: mlp-64-32-10-w4-m8-p4.2.json    # path relative to DIR
         format: yosys-json                      # optional: yosys-json | vivado-utilization (else detected)
+        grid_family: mlp                        # optional: mlp | per-type | conv | events (by-family tests)
         candidate: {family: mlp, widths: [32], weight_bits: [4, 4], membrane_bits: [8], timesteps: 4,
                     parallelism: [4, 2], input_shape: [1, 1, 64], num_classes: 10}
 
@@ -19,7 +21,9 @@ vivado_utilization.rpt (`vivado -mode batch -source vivado.tcl`) when present, e
 
 The output is the base target's file with an `fpga_template` section (the fitted constants, each
 with its source) and a `calibration` record (errors before, after and held out, residuals per
-design); `--target calibrated.yaml` then uses it everywhere. Bad input: one line, exit 2, no file.
+design); `--target calibrated.yaml` then uses it everywhere. Bad input: one line, exit 2, no file; so are
+reports of another FPGA part than the target's (a Vivado report's Device row, or the part / yosys family
+the manifest or the export's selfcheck.json names).
 """
 
 from __future__ import annotations
@@ -41,10 +45,12 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         "calibrate",
         help="fit the FPGA template's LUT/FF constants to synthesis reports and write a target file",
-        description="Fit the constants of the FPGA layer template (per-layer control LUTs, LUTs per datapath "
-        "bit, per LUT-multiplier LUT and per LUTRAM LUT, FFs per register bit) to synthesized designs "
-        f"(yosys stat -json or Vivado report_utilization text, listed in DIR/{MANIFEST} with their "
-        "candidates), and write the base target with the fitted constants and the fit's residuals.",
+        description="Fit the constants of the FPGA layer template (per-layer control LUTs and FFs, LUTs per "
+        "datapath, constant-compare, LUT-multiplier and counter bit and per ROM LUT, FFs per register and counter "
+        "bit; LUTRAM LUTs are counted, not fitted) to synthesized designs (yosys stat -json or Vivado "
+        f"report_utilization text, listed in DIR/{MANIFEST} with their candidates) by least squares within each "
+        "constant's physical lower bound, and write the base target with the fitted constants and the fit's "
+        "residuals. Reports of another FPGA part than the target's are refused.",
     )
     p.add_argument("--reports", required=True, metavar="DIR",
                    help=f"folder with the reports and {MANIFEST} (see benchmarks/synthesis/reports/), or without "
@@ -88,6 +94,7 @@ def export_points(folder: Path) -> list[Any] | None:
         return None
     points = []
     for design in exports:
+        scripts = _selfcheck_record(design)
         report = next((design / name for name in (VIVADO_UTILIZATION, YOSYS_STAT) if (design / name).is_file()), None)
         if report is None:
             raise UserError(f"{design}: an export without a synthesis report ({VIVADO_UTILIZATION} or {YOSYS_STAT}); "
@@ -100,8 +107,40 @@ def export_points(folder: Path) -> list[Any] | None:
             measured = read_report(report)
         except ReportError as exc:
             raise UserError(str(exc)) from None
-        points.append(DesignPoint(design.name, candidate, measured))
+        yosys = measured.source_format == "yosys-json"
+        part = measured.device or (None if yosys else scripts.get("part"))
+        points.append(DesignPoint(design.name, candidate, measured, part=part,
+                                  yosys_family=scripts.get("yosys_family") if yosys else None))
     return points
+
+
+def _selfcheck_record(design: Path) -> dict:
+    """The export's selfcheck.json (part and yosys family its synth.ys / vivado.tcl were written for), or {}."""
+    from dse.hardware.selfcheck import MANIFEST_FILE
+
+    try:
+        data = json.loads((design / MANIFEST_FILE).read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def check_parts(points: list[Any], target_arg: str, target_name: str) -> None:
+    """UserError (one line) when a report was synthesized for another FPGA part, or another yosys
+    synth_xilinx family, than the target's (dse.hardware.selfcheck.fpga_part): constants fitted to
+    one device's primitives do not carry over to another's. Reports that name neither pass."""
+    from cost_models.synthesis_reports import same_part
+    from dse.hardware.selfcheck import fpga_part
+
+    part, family, part_source = fpga_part(target_arg)
+    for p in points:
+        if p.part and not same_part(p.part, part):
+            raise UserError(f"{p.name}: the report is for part {p.part}, target {target_name} is part {part} "
+                            f"({part_source}); calibrate with reports of the target's part, or give the target "
+                            "file that part (`part:`)")
+        if p.yosys_family and p.yosys_family != family:
+            raise UserError(f"{p.name}: synthesized with synth_xilinx -family {p.yosys_family}, target {target_name} "
+                            f"is part {part} (family {family}, {part_source}); synthesize for -family {family}")
 
 
 def calibrated_target_yaml(base_path: str, calibration: Any, source: str) -> str:
@@ -109,9 +148,13 @@ def calibrated_target_yaml(base_path: str, calibration: Any, source: str) -> str
     data = yaml.safe_load(Path(base_path).read_text())
     data["name"] = f"{data['name']}-calibrated"
     data["description"] = f"{data['description']}; template constants fitted to {source}"
+    from cost_models.template_constants import CONSTANT_BOUNDS
+
     data["fpga_template"] = {
         name: {"value": round(float(getattr(calibration.constants, name)), 6),
-               "source": f"fitted by dse calibrate to {len(calibration.names)} designs in {source}"}
+               "source": (f"counted, not fitted: {CONSTANT_BOUNDS[name].reason}" if CONSTANT_BOUNDS[name].fixed else
+                          f"fitted by dse calibrate to {len(calibration.names)} designs in {source}, at least "
+                          f"{CONSTANT_BOUNDS[name].lower:.4g} ({CONSTANT_BOUNDS[name].reason})")}
         for fit in calibration.fits.values() for name in fit.terms
     }
     data["calibration"] = calibration.record(source)
@@ -136,6 +179,7 @@ def run(args: argparse.Namespace) -> int:
     if out.exists() and not out.is_file():
         raise UserError(f"--out {out} exists and is not a file")
     points = load_points(args.reports)
+    check_parts(points, args.target, target.name)
     try:
         cal = calibrate(points, target.template)
     except CalibrationError as exc:
