@@ -96,13 +96,13 @@ def energy_coefficients(
     return EnergyCoefficients(e_add, e_mac, e_w, e_add, membrane)
 
 
-def static_energy_mj(target: Target, cycles: int) -> float:
+def static_energy_mj(target: Target, cycles: float) -> float:
     """Static power x latency of `cycles` at the target's clock, in mJ (0 without static power)."""
     return target.static_power_w * cycles / target.clock_hz * 1e3
 
 
 def layer_energy(
-    coeffs: EnergyCoefficients, acs: float, macs: int, neuron_ops: int, cycles: int, target: Target
+    coeffs: EnergyCoefficients, acs: float, macs: int, neuron_ops: int, cycles: float, target: Target
 ) -> tuple[float, float, float, float, float]:
     """Energy of one layer per inference in mJ: counts x per-action energies, plus static power x
     latency. Returns (compute, weight memory, membrane memory, static, total), a plain tuple
@@ -114,3 +114,27 @@ def layer_energy(
     static_mj = static_energy_mj(target, cycles)
     compute_mj, weight_mj, membrane_mj = (x * PJ_TO_MJ for x in (compute_pj, weight_pj, membrane_pj))
     return compute_mj, weight_mj, membrane_mj, static_mj, compute_mj + weight_mj + membrane_mj + static_mj
+
+
+def toggle_energies_pj(
+    spec: LayerSpec, target: Target, weight_memory_kind: str, membrane_memory_kind: str,
+    reference_toggle_rate: float = 0.5,
+) -> dict[str, float]:
+    """Energy of one bit toggle in each signal group of one layer's RTL (pJ), for the switching-activity
+    estimate (cost_models/switching.py): the per-op energy this module books for the group's operation,
+    over the bits that operation toggles when its operands are random (its width x reference_toggle_rate,
+    1/2 for independent uniform bits). An RTL that switches like random data at the counted operations
+    then costs what the count model says (docs/cost-models.md#switching-activity)."""
+    coeffs = energy_coefficients(spec, target, weight_memory_kind, membrane_memory_kind)
+    acc = acc_bits(spec) or 32  # None: fp32, no RTL; the fp32 add's width
+    logic = coeffs.ac_compute_pj / (acc * reference_toggle_rate)
+    weight = coeffs.weight_read_pj / (spec.weight_read_bits * reference_toggle_rate) if spec.weight_read_bits else 0.0
+    product_bits = (spec.weight_bits or 32) + (spec.input_bits or 32)  # a W x A multiply's result width
+    multiply = mult_pj(target, spec.weight_bits, spec.input_bits) / (product_bits * reference_toggle_rate)
+    state_bits = membrane_state_bits(spec)
+    membrane = logic
+    if state_bits and membrane_memory_kind in target.memories:
+        per_access = memory_access_pj(target.memories[membrane_memory_kind], state_bits, spec.n_neurons * state_bits / 8)
+        membrane = per_access / (state_bits * reference_toggle_rate)
+    return {"weight_rom": weight, "accumulators": logic, "multipliers": multiply, "neuron": logic,
+            "membrane_ram": membrane, "control": logic}

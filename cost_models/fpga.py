@@ -1,8 +1,8 @@
 """Stage 3 of the cost pipeline, the hardware template: where each layer's memories go, FPGA
-resources (LUT/FF/BRAM18/DSP, share of the device) and cycle latency of the project's layer
+resources (LUT/FF/BRAM18/DSP, share of the device) of the project's layer
 template (dse/hardware/verilog/). Reads LayerSpecs and counts (network.py, ops.py) and the
-target's capacities and template constants; energy.py reads its memory kinds and cycles.
-ASIC targets use the same template for latency, with every buffer in SRAM and no resources.
+target's capacities and template constants; energy.py reads its memory kinds; latency.py counts its cycles.
+ASIC targets book every buffer in SRAM and no resources.
 
 Template per weight layer: P parallel neuron units working on a group of P neurons (output
 channels) at a time; a weight memory of width P x W and depth ceil(out_channels / P) x fan_in
@@ -16,8 +16,11 @@ beats (conv)). These are exactly the memories the Verilog declares (verilog_para
 "memories", tests/test_verilog.py). Per input event every unit accumulates one weight; per
 neuron and timestep it applies acc x M_i, the leak, rounding, saturation, threshold and reset.
 Memories are packed with FINN-R's BRAM18 rules, or LUTRAM when at most 128 deep (FINN's rule). The constants that turn the structural
-counts into LUTs and FFs are a TemplateConstants (defaults from FINN-R; `dse calibrate` fits
-them to synthesis reports). See docs/cost-models.md#fpga for every formula and constant.
+counts into LUTs and FFs are a TemplateConstants (defaults with their sources, mostly FINN-R; `dse
+calibrate` fits them to synthesis reports within physical bounds). The counts are what synthesis
+keeps (yosys 0.23 on the grid of benchmarks/synthesis): LUTRAM in its primitives, ROM columns that
+can differ, registers that no DSP48 or BRAM18 takes in. See docs/cost-models.md#fpga for every
+formula and constant.
 """
 
 from __future__ import annotations
@@ -216,16 +219,18 @@ def input_buffer(spec: LayerSpec, lutram_max_depth: int = LUTRAM_MAX_DEPTH) -> M
 BUFFER_ROLES = ("spikes", "inputs", "thresholds")  # the memories ops.py's memory bits leave out (fpga only)
 
 
+def input_value_bits(spec: LayerSpec) -> int:
+    """Bits of the largest value the layer reads, as the template's units take it: the static codes
+    (layer 0), 3 for the pooled sums 0..4 after an average pool, 1 for spikes and event frames."""
+    if not spec.input_is_spike:
+        return spec.input_bits or FP32_BITS
+    return max(1, int(spec.input_max_code).bit_length())
+
+
 def timestep_acc_bits(weight_bits: int, fan_in: int, input_bits: int) -> int:
     """Bits of a unit's per-timestep accumulator: fan_in products of a W-bit code and an
     input_bits code (1 for spikes) cannot overflow it (also for 1-bit and odd-level codes)."""
     return weight_bits + input_bits + _clog2(fan_in)
-
-
-def lut_multiplier_luts(a_bits: int, b_bits: int) -> int:
-    """LUTs of one a x b LUT multiplier (FINN mult term with SIMD = 1)."""
-    s = a_bits + b_bits
-    return (2 * math.ceil(s / 6) - 1) * s
 
 
 def dsp_per_multiplier(a_bits: int | None, b_bits: int | None) -> int:
@@ -252,27 +257,130 @@ def uses_lut_weight_multiplier(spec: LayerSpec) -> bool:
 class LayerCounts:
     """Structural counts of one layer of the template, before any constant is applied.
 
-    unit_bits: adder/compare bits of the P units; multiplier_luts: LUT multipliers (FINN's
-    mult term); memory_luts: LUTRAM LUTs (FINN's c2); unit_ff_bits: register bits of the P
-    units; counter_ff_bits: per-layer counters, addresses and control registers.
+    LUT features: unit_bits: adder/compare/mux bits of the P units' datapath; compare_bits: bits
+    compared with constants (the Q-SNN comparator bank); multiplier_bits: adder bits of LUT
+    multipliers (shift-add); lutram_luts: LUTs of the RAMs in distributed-RAM primitives;
+    rom_luts: LUT logic of the ROMs kept in LUTs; counter_bits: per-layer counters, addresses
+    and control registers (also the FF feature). FF features: unit_ff_bits: the registers of the
+    P units that stay flip-flops (not the ones a DSP48 or a BRAM takes in, not ROM read bits
+    that repeat the address). memory_luts is FINN's c2 over every LUT-kept memory (the booking
+    tests compare with the Verilog), not a feature.
     """
 
     unit_bits: int
-    multiplier_luts: int
+    compare_bits: int
+    multiplier_bits: int
     memory_luts: int
+    lutram_luts: int
+    rom_luts: int
     unit_ff_bits: int
-    counter_ff_bits: int
+    counter_bits: int
     bram18: int
     dsp: int
     memories: dict[str, MemoryMapping]
 
     def lut_features(self) -> tuple[float, ...]:
         """Values multiplying LUT_TERMS (the first is the per-layer constant)."""
-        return (1.0, self.unit_bits, self.multiplier_luts, self.memory_luts)
+        return (1.0, self.unit_bits, self.compare_bits, self.multiplier_bits, self.lutram_luts, self.rom_luts,
+                self.counter_bits)
 
     def ff_features(self) -> tuple[float, ...]:
         """Values multiplying FF_TERMS."""
-        return (1.0, self.unit_ff_bits, self.counter_ff_bits)
+        return (1.0, self.unit_ff_bits, self.counter_bits)
+
+
+def lut_multiplier_bits(a_bits: int, b_bits: int) -> int:
+    """Adder bits of an a x b multiplier in LUTs as the template writes it (snn_wmul's shift-add): one
+    conditional add of the a + b + 1 bit sum per bit of the narrower operand."""
+    return min(a_bits, b_bits) * (a_bits + b_bits + 1)
+
+
+def lutram_primitive_luts(depth: int, width: int, single_port: bool) -> int:
+    """LUTs of a depth x width RAM in 7-series distributed-RAM primitives (UG474, as yosys and Vivado map
+    them). Single port (read and write at one address, the state RAMs): RAM32M holds 8 bits of 32 words
+    in 4 LUTs, RAM64M 4 bits of 64, RAM128X1S 1 bit of 128 in 2. Simple dual port (its own read address:
+    the input, spike and frame buffers): RAM32M 6 bits, RAM64M 3 bits, RAM128X1D 1 bit in 4 LUTs."""
+    if depth <= 0 or width <= 0:
+        return 0
+    if single_port:
+        if depth <= 32:
+            return 4 * math.ceil(width / 8)
+        if depth <= 64:
+            return 4 * math.ceil(width / 4)
+        return 2 * width * math.ceil(depth / 128)
+    if depth <= 32:
+        return 4 * math.ceil(width / 6)
+    if depth <= 64:
+        return 4 * math.ceil(width / 3)
+    return min(4 * width * math.ceil(depth / 128), 4 * math.ceil(width / 3) * math.ceil(depth / 64))
+
+
+def _distinct_columns(depth: int, width: int) -> int:
+    """At most this many of a ROM's bit columns differ from a constant, an address bit and each other: a
+    column is a function of the address, and there are 2^depth words' worth of them."""
+    return width if depth >= width.bit_length() + 1 else min(width, 2 ** depth - 2)
+
+
+def rom_logic_luts(depth: int, width: int) -> int:
+    """LUT logic of a ROM kept in LUTs: one LUT6 per column per 64 words (FINN's c2), none for a ROM of one
+    or two words (a constant or an address bit), at most one column per distinct function of the address."""
+    if depth <= 2 or width <= 0:
+        return 0
+    return _distinct_columns(depth, width) * math.ceil(depth / LUTRAM_BITS_PER_LUT)
+
+
+def rom_read_registers(memory: MemoryMapping) -> int:
+    """Flip-flops of a ROM's registered read: none in a BRAM18 (its output register), none for one word (a
+    constant), else one per column that is neither constant nor a copy of another (`_distinct_columns`)."""
+    if memory.kind != "lutram" or memory.depth <= 1:
+        return 0
+    return _distinct_columns(memory.depth, memory.width)
+
+
+RAM_ROLES = {"membranes": True, "spikes": False, "inputs": False}  # written at run time: single port?
+
+
+def accumulates_in_dsp(spec: LayerSpec) -> bool:
+    """The units' accumulator sits in a DSP48 (no LUTs, no flip-flops): a static linear layer 0 adds into
+    the scale multiplier's pre-adder (A + D, its AD register), a DSP weight multiplier (W > 4) into its
+    post-adder (P = P + A B). What yosys 0.23 synth_xilinx packs in the grid (docs/cost-models.md, section 12)."""
+    return (not spec.input_is_spike) and (spec.kind == "linear" or not uses_lut_weight_multiplier(spec))
+
+
+def unit_register_bits(spec: LayerSpec, memories: dict[str, MemoryMapping], acc_bits: int, state_bits: int,
+                       n_scale: int, product_ffs: int) -> int:
+    """Register bits of the P units that stay flip-flops: the state read, current and write registers
+    (the read one is the BRAM18's own when the state RAM is a BRAM), the readout's sum (and TTQ/TaWQ
+    readouts' logit), the accumulators unless in a DSP48, the product when its multiplier is in LUTs,
+    conv pooling; plus the registered reads of the scale and weight ROMs (`rom_read_registers`; a DSP
+    weight multiplier takes the weight in its input register)."""
+    state_regs = 2 + (memories["membranes"].kind != "bram18") if state_bits else 0
+    per_unit = state_bits * state_regs + product_ffs
+    if not spec.spiking:
+        per_unit += state_bits * (1 + (spec.weight_form != SCALED))
+    if not accumulates_in_dsp(spec):
+        per_unit += n_scale * acc_bits
+    if spec.kind == "conv":
+        per_unit += (AVG_POOL_SUM_BITS if spec.pool_after == "avg" else 1) + 1  # pooling sum, spike
+    weight_in_dsp = (not spec.input_is_spike) and not uses_lut_weight_multiplier(spec)
+    return (spec.parallelism * per_unit + rom_read_registers(memories["scales"])
+            + (0 if weight_in_dsp else rom_read_registers(memories["weights"])))
+
+
+def control_register_bits(spec: LayerSpec, state_bits: int) -> int:
+    """Counters and registers beyond the linear layer's: a conv layer's base and tap positions, channel
+    and lane; layer 0's event intake (frame word, event count and index); the readout's argmax (best
+    logit, state + 18 + 1 bits, and the class indices)."""
+    bits = 0
+    if spec.kind == "conv":
+        cin, h, wd = spec.in_shape
+        bits += 2 * _clog2(h) + 2 * _clog2(wd) + _clog2(cin) + 4 + _clog2(spec.parallelism)
+    if reads_events(spec):
+        n = math.prod(spec.in_shape)
+        bits += (event_beat_bits(spec.in_shape[-1]) if spec.kind == "conv" else 0) + 2 * _clog2(n) + 2
+    if not spec.spiking:
+        bits += state_bits + SCALE_MULT_BITS + 1 + 2 * _clog2(spec.n_neurons)
+    return bits
 
 
 def layer_counts(spec: LayerSpec, lutram_max_depth: int = LUTRAM_MAX_DEPTH) -> LayerCounts:
@@ -283,46 +391,45 @@ def layer_counts(spec: LayerSpec, lutram_max_depth: int = LUTRAM_MAX_DEPTH) -> L
     acc_t = timestep_acc_bits(w, spec.fan_in, a)
     state = membrane_state_bits(spec)
     scaled = has_scale_multiplier(spec)
-    mult_luts = dsp = 0
+    mult_bits = compare_bits = dsp = product_ffs = 0
     n_scale = 2 if spec.weight_form == SIGN_SCALES else 1  # TTQ: acc+ M - acc- Mn, two multipliers a unit
     if spec.spiking and spec.neuron == QSNN:
         b = spec.membrane_bits or FP32_BITS
         hw = qsnn_h_bits(spec, acc_t)
-        # accumulate, acc M, j Ma, the add, the 2L comparators of the level bank and Theta's, the count
-        unit = acc_t + (acc_t + SCALE_MULT_BITS) + hw + 2 ** b * (hw + 1) + b
-        unit_ff = acc_t + (acc_t + SCALE_MULT_BITS + 1) + 2 * state + spec.weight_read_bits
+        # accumulate, acc M, j Ma, the add, the count of levels passed; the bank of 2^B - 1 comparisons of
+        # H with the threshold ROM's constants (Theta, B_1 .. B_2L) is compare_bits
+        unit = acc_t + (acc_t + SCALE_MULT_BITS) + hw + b
+        compare_bits = p * (2 ** b - 1) * (hw + 1)
         if multiplier_in_luts(b, SCALE_MULT_BITS):
-            mult_luts += p * lut_multiplier_luts(b, SCALE_MULT_BITS)
+            mult_bits += p * lut_multiplier_bits(b, SCALE_MULT_BITS)
         else:
             dsp += p * dsp_per_multiplier(b, SCALE_MULT_BITS)
     elif spec.spiking and spec.neuron == MFP:
         # accumulate, acc M, the shift 2^(k t), V (2^k - 1) + I, compare with Theta_t
         unit = acc_t + (acc_t + SCALE_MULT_BITS) + 3 * state
-        unit_ff = acc_t + (acc_t + SCALE_MULT_BITS + 1) + 2 * state + spec.weight_read_bits
     elif spec.spiking and spec.has_membrane_state:
         b = spec.membrane_bits or FP32_BITS
         # accumulate, H = m(2^k - 1)2^F + acc M, leak, round, clamp, threshold
         unit = acc_t + (acc_t + SCALE_MULT_BITS if scaled else b) + 4 * b
-        unit_ff = acc_t + (acc_t + SCALE_MULT_BITS + 1 if scaled else 0) + 2 * state + spec.weight_read_bits
     elif spec.spiking:
         unit = 2 * acc_t  # accumulate and compare: no membrane kept between timesteps
-        unit_ff = acc_t + spec.weight_read_bits
     else:
         unit = acc_t + state  # timestep accumulate, accumulate over T
-        unit_ff = acc_t + 2 * state + spec.weight_read_bits + ((state + SCALE_MULT_BITS) if scaled else 0)
     if n_scale == 2:
-        unit += acc_t  # the second accumulator
-        unit_ff += acc_t
+        unit += acc_t + (acc_t + SCALE_MULT_BITS + 1)  # the second accumulator, I = acc+ M - acc- Mn
+    if accumulates_in_dsp(spec):
+        unit -= n_scale * acc_t
     if scaled:
         # the readout multiplies its T-step sum once (codes x M), or I(t) every step (TTQ, TaWQ)
         product_a = state if not spec.spiking and spec.weight_form == SCALED else acc_t
         if multiplier_in_luts(product_a, SCALE_MULT_BITS):
-            mult_luts += n_scale * p * lut_multiplier_luts(product_a, SCALE_MULT_BITS)
+            mult_bits += n_scale * p * lut_multiplier_bits(product_a, SCALE_MULT_BITS)
+            product_ffs = n_scale * (product_a + SCALE_MULT_BITS + 1)  # no DSP register to hold it
         else:
             dsp += n_scale * p * dsp_per_multiplier(product_a, SCALE_MULT_BITS)
     if not spec.input_is_spike:
         if uses_lut_weight_multiplier(spec):
-            mult_luts += p * lut_multiplier_luts(int(spec.weight_bits), int(spec.input_bits))
+            mult_bits += p * lut_multiplier_bits(int(spec.weight_bits), int(spec.input_bits))
         else:
             dsp += p * dsp_per_multiplier(spec.weight_bits, spec.input_bits)
     memories = {
@@ -331,7 +438,8 @@ def layer_counts(spec: LayerSpec, lutram_max_depth: int = LUTRAM_MAX_DEPTH) -> L
         "scales": scale_memory(spec, lutram_max_depth),
         "spikes": spike_buffer(spec, lutram_max_depth),
         "inputs": input_buffer(spec, lutram_max_depth),
-        "thresholds": threshold_memory(spec, acc_t),
+        # the Q-SNN H width follows the template's accumulator, which holds pooled sums 0..4 (acc_t counts 1 bit)
+        "thresholds": threshold_memory(spec, timestep_acc_bits(w, spec.fan_in, input_value_bits(spec))),
     }
     n_groups = groups(spec.out_channels, p)
     wdepth = weight_memory_depth(spec)
@@ -340,13 +448,19 @@ def layer_counts(spec: LayerSpec, lutram_max_depth: int = LUTRAM_MAX_DEPTH) -> L
         2 * _clog2(n_groups) + 2 * _clog2(max(wdepth, 1)) + 3 * events + 2 * _clog2(n_groups * p)
         + p + _clog2(spec.timesteps) + _clog2(spec.n_neurons + 1)
         + (2 * a if not spec.input_is_spike else 0)
-    )
+    ) + control_register_bits(spec, state)
+    roms = ("weights", "scales") + (("thresholds",) if spec.neuron == MFP else ())  # Q-SNN's are compare constants
     return LayerCounts(
         unit_bits=p * unit,
-        multiplier_luts=mult_luts,
+        compare_bits=compare_bits,
+        multiplier_bits=mult_bits,
         memory_luts=sum(m.lutram_luts for m in memories.values()),
-        unit_ff_bits=p * unit_ff,
-        counter_ff_bits=counters,
+        lutram_luts=sum(lutram_primitive_luts(memories[r].depth, memories[r].width, single)
+                        for r, single in RAM_ROLES.items() if memories[r].kind == "lutram"),
+        rom_luts=sum(rom_logic_luts(memories[r].depth, memories[r].width) for r in roms
+                     if memories[r].kind == "lutram"),
+        unit_ff_bits=unit_register_bits(spec, memories, acc_t, state, n_scale, product_ffs),
+        counter_bits=counters,
         bram18=sum(m.bram18 for m in memories.values()),
         dsp=dsp,
         memories=memories,
@@ -390,15 +504,6 @@ def layer_resources(spec: LayerSpec, constants: TemplateConstants = DEFAULT_CONS
         weight_memory=counts.memories["weights"], membrane_memory=counts.memories["membranes"],
         memory_lutram_luts=counts.memory_luts, memories=counts.memories,
     )
-
-
-def latency_cycles(spec: LayerSpec, acs: float, macs: float) -> int:
-    """Cycles of one inference: stream ACs/MACs through P units, plus the neuron sweeps
-    (T sweeps for spiking layers, one read-out sweep for the readout)."""
-    p = spec.parallelism
-    cycles = _ceil(acs / p) + _ceil(macs / p)
-    sweeps = spec.timesteps if spec.spiking else 1
-    return int(cycles + sweeps * math.ceil(spec.n_neurons / p))
 
 
 def utilisation(lut: int, ff: int, bram18: int, dsp: int, target: Target) -> dict[str, float]:

@@ -17,7 +17,8 @@ import numpy as np
 
 from cost_models.activity import Activity, LayerActivity, to_plain
 from cost_models.energy import EnergyCoefficients, energy_coefficients, layer_energy
-from cost_models.fpga import LayerHardware, latency_cycles, layer_hardware, utilisation
+from cost_models.fpga import LayerHardware, layer_hardware, utilisation
+from cost_models.latency import LayerTraffic, inference_cycles
 from cost_models.network import LayerSpec, layer_specs
 from cost_models.ops import StaticCounts, count_acs, count_effective_acs, static_counts
 from cost_models.targets import Target, load_target
@@ -75,7 +76,7 @@ class LayerCost:
     bram18: int | None
     dsp: int | None
     lutram_luts: int | None
-    latency_cycles: int
+    latency_cycles: float  # the template's cycles (cost_models/latency.py); a mean over samples when measured
     # share of the device (percent of the target's capacity); None on ASIC targets
     lut_util_pct: float | None = None
     ff_util_pct: float | None = None
@@ -108,7 +109,7 @@ class CostReport:
     memory_energy_mj: float
     static_energy_mj: float
     energy_mj: float
-    latency_cycles: int
+    latency_cycles: float  # sum of the layers': the template runs layers and timesteps one after another
     latency_s: float
     lut: int | None
     ff: int | None
@@ -119,8 +120,8 @@ class CostReport:
     ff_util_pct: float | None = None
     bram_util_pct: float | None = None
     dsp_util_pct: float | None = None
-    # layer-wise pipeline: a new inference enters every max-layer-cycles (docs: throughput)
-    pipeline_interval_cycles: int = 0
+    # the template takes the next inference when one is done (no overlap): interval = latency_cycles
+    pipeline_interval_cycles: float = 0
     throughput_inferences_per_s: float = 0.0
     bottleneck_layer: str = ""
     # total of the layers' effective_acs (not in the energy, which books every AC: the template reads
@@ -198,8 +199,10 @@ def evaluate(
     if activity is not None:
         _check_activity(specs, activity)
     fpga = target.kind == "fpga"
+    traffic = [_traffic(spec, activity) for spec in specs]
+    cycles_per_layer = inference_cycles(specs, traffic, candidate.input_shape)  # the template, exactly
     layers = []
-    for spec in specs:
+    for spec, cycles in zip(specs, cycles_per_layer):
         st = layer_static(spec, target)
         counts, hw = st.counts, st.hardware
         act = activity.layers.get(spec.name) if activity is not None else None
@@ -209,7 +212,6 @@ def evaluate(
             count_effective_acs(spec, events, act.nonzero_weight_fraction, act.nonzero_fanout)
             if (spec.input_is_spike and act is not None) else acs
         )
-        cycles = latency_cycles(spec, acs, counts.macs)  # hardware template
         compute_mj, weight_mj, membrane_mj, static_mj, energy_mj = layer_energy(  # energy
             st.coeffs, acs, counts.macs, counts.neuron_ops, cycles, target
         )
@@ -261,8 +263,8 @@ def _totals(target: Target, lower_bound: bool, layers: tuple[LayerCost, ...], fp
     memory = sum(l.weight_memory_energy_mj + l.membrane_memory_energy_mj for l in layers)
     static = sum(l.static_energy_mj for l in layers)
     cycles = sum(l.latency_cycles for l in layers)
-    bottleneck = max(layers, key=lambda l: l.latency_cycles)
-    interval = bottleneck.latency_cycles
+    bottleneck = max(layers, key=lambda l: l.latency_cycles)  # the layer that takes most of the cycles
+    interval = cycles
     totals = (
         sum(l.lut for l in layers), sum(l.ff for l in layers), sum(l.bram18 for l in layers),
         sum(l.dsp for l in layers),
@@ -306,6 +308,15 @@ def _check_activity(specs: tuple[LayerSpec, ...], activity: Activity) -> None:
     missing = [s.name for s in specs if s.input_is_spike and s.name not in activity.layers]
     if missing:
         raise ValueError(f"activity lacks spike-input layer(s) {missing}")
+
+
+def _traffic(spec: LayerSpec, activity: Activity | None) -> LayerTraffic:
+    """Events a layer reads and spikes it emits per inference (zero without activity: the lower bound)."""
+    act = activity.layers.get(spec.name) if activity is not None else None
+    if act is None:
+        return LayerTraffic()
+    events = _event_total(act.input_events) if spec.input_is_spike else 0.0
+    return LayerTraffic(input_events=events, output_spikes=float(act.output_spikes))
 
 
 def _event_total(events: float | np.ndarray | None) -> float:

@@ -248,7 +248,7 @@ CONV_QSNN_SPACE = """
 families:
   conv: {blocks: [1], channels: [4], pooling: [none]}
 weight_bits: [1, 8]
-membrane_bits: [4]
+membrane_bits: [16]
 timesteps: [2]
 parallelism: [4]
 quantizers:
@@ -257,8 +257,9 @@ quantizers:
 
 
 def test_a_configuration_the_template_cannot_build_is_screened_and_never_trained(tmp_path, monkeypatch):
-    """On a hardware target the deployable front holds only what exports: conv + Q-SNN (not in the conv
-    template yet) is screened before training with the reason, like a candidate over budget."""
+    """On a hardware target the deployable front holds only what exports: a 16-bit Q-SNN membrane (the
+    template's comparator bank takes 2..12 bits) is screened before training with the reason, like a
+    candidate over budget."""
     import dse.search.runner as runner
     from dse.cli import main
     from dse.hardware.verilog_template import template_refusal
@@ -266,21 +267,23 @@ def test_a_configuration_the_template_cannot_build_is_screened_and_never_trained
 
     conv = Candidate("conv", (4,), (8, 8), (6,), 2, pooling=("none",), parallelism=(4, 4))
     assert template_refusal(conv) is None
-    assert "Q-SNN" in template_refusal(Candidate("conv", (4,), (8, 8), (4,), 2, quantizer="qsnn",
+    assert "Q-SNN" in template_refusal(Candidate("conv", (4,), (8, 8), (16,), 2, quantizer="qsnn",
                                                  pooling=("none",), parallelism=(4, 4)))
-    assert "TTQ" in template_refusal(Candidate("conv", (4,), (2, 2), (6,), 2, quantizer="ternary",
-                                               quantizer_options={"algorithm": "ttq", "distill": False},
-                                               pooling=("none",), parallelism=(4, 4)))
+    assert template_refusal(Candidate("conv", (4,), (8, 8), (4,), 2, quantizer="qsnn", pooling=("none",),
+                                      parallelism=(4, 4))) is None  # every type is built in conv layers
+    assert template_refusal(Candidate("conv", (4,), (2, 2), (6,), 2, quantizer="ternary",
+                                      quantizer_options={"algorithm": "ttq", "distill": False},
+                                      pooling=("none",), parallelism=(4, 4))) is None
     assert template_refusal(Candidate("mlp", (8,), (2, 2), (4,), 2, quantizer="qsnn")) is None
     monkeypatch.setattr(runner, "train_candidate", lambda *a, **k: pytest.fail("must not train"))
     space = tmp_path / "space.yaml"
     space.write_text(CONV_QSNN_SPACE)
     out = tmp_path / "out"
-    assert main(["search", "--space", str(space), "--trials", "2", "--epochs", "1", "--verify", "0", "--quiet",
-                 "--out", str(out)]) == 0
+    assert main(["search", "--study-config", "digits-fpga-small", "--space", str(space), "--trials", "2", "--epochs", "1",
+                 "--verify", "0", "--quiet", "--out", str(out)]) == 0
     study = optuna.load_study(study_name="digits-fpga-small", storage=f"sqlite:///{out / 'study.db'}")
     trials = study.get_trials()
     assert len(trials) == 2 and all(t.user_attrs["status"] == "screened" for t in trials)
-    assert all(any("not buildable: conv layers with the Q-SNN neuron" in v for v in t.user_attrs["violations"])
+    assert all(any("not buildable: Q-SNN membrane bits 16" in v for v in t.user_attrs["violations"])
                for t in trials)
     assert study.best_trials == [] or all(t.user_attrs["status"] != "trained" for t in study.best_trials)

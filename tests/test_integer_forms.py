@@ -316,6 +316,49 @@ def test_ttq_uses_two_multipliers(digits):
     assert int(layer.multiplier[0]) == round(Fraction(w_p) * Fraction(DIGITS_STEP) / Fraction(layer.membrane_step) * 2**32)
 
 
+def test_ttq_with_both_scales_negative_flips_codes_and_stays_exact(batch):
+    """Training can drive W_p and W_n below zero (seen in a digits-dvs study); the integer form flips the
+    codes and swaps the scales so M and Mn stay unsigned, and the auto F reads |scale|."""
+    torch.manual_seed(3)
+    model = build_model(MLP["ternary-ttq"]).double()
+    with torch.no_grad():
+        model.weight_layers[0].weight.mul_(3.0)
+        for layer in model.weight_layers:
+            layer.quantizer._init_scales(layer.weight)
+        readout = model.weight_layers[-1].quantizer
+        readout.w_p.mul_(-1.5)
+        readout.w_n.mul_(-0.5)
+    model.eval()
+    q_before = integer_network(model, DIGITS_STEP, 32)  # F = 32 on every layer
+    layer = q_before.layers[-1]
+    assert (layer.multiplier >= 0).all() and (layer.multiplier_neg >= 0).all()
+    assert float(layer.scale[0]) == pytest.approx(-float(readout.w_n.detach()))
+    assert float(layer.scale_neg[0]) == pytest.approx(-float(readout.w_p.detach()))
+    # untrained, so near-equal logits abound: compare the logits themselves, not their argmax
+    result = agreement(model, q_before, batch)
+    assert result.spikes_differing == 0
+    _, logits = model_spikes(model, batch)
+    sim = simulate(q_before, input_codes(model_input_steps(model, batch), q_before.input_step))
+    model_logits = np.asarray(logits, dtype=np.float64)
+    nonzero = np.abs(model_logits) > 1e-9
+    ratio = sim.logits.astype(np.float64)[nonzero] / model_logits[nonzero]  # one fixed-point scale, same signs
+    assert ratio.min() > 0 and ratio.max() / ratio.min() - 1 < 1e-6
+    hardware = integer_network(model, DIGITS_STEP, "auto")
+    assert hardware.layers[-1].multiplier_bits <= 18
+
+
+def test_ttq_with_scales_of_opposite_signs_is_refused_in_one_line():
+    torch.manual_seed(3)
+    model = build_model(MLP["ternary-ttq"]).double()
+    with torch.no_grad():
+        for layer in model.weight_layers:
+            layer.quantizer._init_scales(layer.weight)
+        model.weight_layers[-1].quantizer.w_p.mul_(-1.0)
+    model.eval()
+    with pytest.raises(UserError, match="opposite signs"):
+        integer_network(model, DIGITS_STEP, "auto")
+
+
 def test_consumers_of_the_plain_form_refuse_the_added_forms(digits, tmp_path):
     from dse.export.mem_format import write_memories
 

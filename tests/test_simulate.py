@@ -9,6 +9,7 @@ seeded synthetic frames. Each simulation takes a few seconds in iverilog; yosys 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 
@@ -104,6 +105,7 @@ def test_simulate_mlp_export_agrees_100_percent(mlp_export, capsys):
     assert "predictions: 32/32 agree (100.00 %)" in out
     assert out.count("agree (100.00 %") == 3  # predictions, layer0, layer1
     assert "cycles per inference (measured" in out and "cost model latency (fpga-small" in out
+    assert "cost model cycles with each sample's events and spikes: 32/32 samples equal the measured" in out
     assert "result: PASS" in out
 
 
@@ -119,6 +121,10 @@ def test_simulate_conv_export_agrees_100_percent(tmp_path, capsys):
     assert doc["predictions_matching"] == 32
     assert all(l["matching"] == l["total"] for l in doc["layers"]) and len(doc["layers"]) == 2
     assert len(doc["cycles"]) == 32 and min(doc["cycles"]) > 0
+    # exact latency: every sample's cycles are the cost model's, and a conv net's do not depend on the
+    # spikes, so the mean activity's latency is each sample's
+    assert doc["cycles"] == doc["model_cycles_per_sample"] and doc["first_cycle_mismatch"] is None
+    assert set(doc["cycles"]) == {doc["latency_cycles_measured_activity"]} == {doc["latency_cycles_no_activity"]}
 
 
 @pytest.mark.iverilog
@@ -131,6 +137,8 @@ def test_simulate_event_export_agrees_100_percent(tmp_path, capsys):
     print(out)
     assert code == 0, err or out
     assert "spikes layer0: 1536/1536 agree (100.00 %" in out
+    assert "cost model cycles with each sample's events and spikes: 32/32 samples equal the measured" in out
+    assert "stream stall cycles left out" in out
 
 
 def _simulate_corrupted(capsys, mlp_export, tmp_path, name: str, edit) -> str:
@@ -166,6 +174,19 @@ def test_a_corrupted_prediction_exits_1(mlp_export, tmp_path, capsys):
 
     out = _simulate_corrupted(capsys, mlp_export, tmp_path, "selfcheck_expected_predictions.mem", shift_sample_4)
     assert "predictions: 31/32 agree" in out and "first prediction mismatch: sample 4" in out
+
+
+@pytest.mark.iverilog
+def test_cycles_that_differ_from_the_cost_model_exit_1(mlp_export, capsys, monkeypatch):
+    """The cycle check can fail: a latency model one cycle off per group and timestep is caught."""
+    require_tool("iverilog", "vvp")
+    import cost_models.latency as latency
+
+    monkeypatch.setattr(latency, "LINEAR_GROUP_OVERHEAD_CYCLES", latency.LINEAR_GROUP_OVERHEAD_CYCLES + 1)
+    code, out, _ = _simulate(capsys, mlp_export, "--simulator", "iverilog")
+    assert code == 1
+    assert "0/32 samples equal the measured" in out
+    assert re.search(r"result: FAIL: sample 0 took (\d+) cycles, the cost model counts (\d+)", out)
 
 
 def test_not_an_export_exits_2_with_one_line(tmp_path, capsys, mlp_export):

@@ -4,7 +4,8 @@ Matrix (networks built with the project's own builder, weights scaled so every l
 16 samples each): MLP static and events, conv static and events (3x3, max and avg pooling,
 even and odd map sizes), ternary (twn) and sigmoid MLPs on static and event input, and the added
 integer forms TTQ, TaWQ, Q-SNN and MFP as MLPs on static and event input: identical spikes per layer
-and timestep, logits and predicted class (argmax in hardware). Their memories equal the cost model's.
+and timestep, logits and predicted class (argmax in hardware). Their memories equal the cost model's,
+as do those of the same forms in conv layers (CONV_FORM_CASES, simulated in test_verilog_conv_types.py).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from dse.hardware.verilog_template import layer_parameters, verilog_design, weig
 from dse.export.integer_sim import simulate
 from search_spaces.candidate import Candidate
 
+from _cycles import model_cycles
 from _services import require_tool
 
 
@@ -37,7 +39,7 @@ def _reference(net, codes):
     return simulate(net, codes.reshape(codes.shape[0], 1, 1, -1))
 
 
-def _assert_bit_exact(net, codes, tmp_path):
+def _assert_bit_exact(net, codes, tmp_path, cand=None):
     ref = _reference(net, codes)
     run = simulate_verilog(verilog_design(net), codes, net.timesteps, workdir=tmp_path)
     assert sum(int(s.sum()) for s in ref.spikes) > 0, "a design that never spikes tests nothing"
@@ -48,6 +50,8 @@ def _assert_bit_exact(net, codes, tmp_path):
     nonzero = net.layers[-1].multiplier > 0
     assert np.array_equal(sums[:, nonzero], run.readout_sums[:, nonzero])
     assert np.array_equal(ref.predictions, run.predictions), "the hardware argmax differs"
+    if cand is not None:  # every sample's cycles are cost_models/latency.py's, exactly
+        assert run.cycles.tolist() == model_cycles(cand, ref.spikes, codes).tolist()
     return run
 
 
@@ -90,7 +94,8 @@ def _assert_builder_net_bit_exact(cand, gains, tmp_path, min_rate=0.01):
         assert np.array_equal(a.reshape(b.shape), b), f"spikes of layer {layer} differ"
     assert np.array_equal(ref.logits.astype(object), run.logits)
     assert np.array_equal(ref.predictions, run.predictions), "the hardware argmax differs"
-    assert (run.cycles > 0).all()
+    assert run.cycles.tolist() == model_cycles(cand, ref.spikes, codes).tolist(), \
+        "simulated cycles differ from cost_models/latency.py's"
     return net, design, run
 
 
@@ -132,6 +137,10 @@ ADDED_FORM_CASES = {
     "mlp-events-tawq-latent": (Candidate("mlp", (16,), (2, 2), (6,), 3, quantizer="tawq",
                                          quantizer_options={"scale": "latent"}, parallelism=(3, 2),
                                          input_shape=(2, 4, 4), num_classes=4, input_kind="events"), (6.0,)),
+    # TaWQ as the paper: 8-bit first and readout layers (one weight set, WFORM 0) around a ternary per-timestep
+    # hidden layer (WFORM 2) with the affine gain folded into its multipliers (the defaults edge_bits 8, affine scale)
+    "mlp-static-tawq-edges": (Candidate("mlp", (16, 12), (8, 2, 8), (6, 5), 3, quantizer="tawq",
+                                        parallelism=(4, 3, 2), input_shape=(1, 8, 8), num_classes=6), (8.0, 2.0)),
     "mlp-static-qsnn": (Candidate("mlp", (16, 12), (8, 1, 8), (6, 5), 3, quantizer="qsnn", parallelism=(4, 3, 2),
                                   input_shape=(1, 8, 8), num_classes=6), (2.0, 2.0)),
     "mlp-events-qsnn": (Candidate("mlp", (16, 12), (8, 1, 8), (6, 4), 3, quantizer="qsnn", parallelism=(4, 3, 2),
@@ -142,6 +151,34 @@ ADDED_FORM_CASES = {
                                       input_shape=(2, 4, 4), num_classes=4, input_kind="events", tau=4.0), (6.0,)),
 }
 BUILDER_CASES.update(ADDED_FORM_CASES)
+# the added forms in 3x3 conv layers (snn_conv.v WFORM 1/2, NEURON 1/2), each on static input and event frames,
+# every pooling, P dividing the channels and not, a Q-SNN and an MFP conv reading pooled sums 0..4; simulated in
+# tests/test_verilog_conv_types.py (16 samples each, T = 2..3, 6x6 maps)
+CONV_FORM_CASES = {
+    "conv-static-ttq-avg": (Candidate("conv", (4,), (2, 2), (6,), 2, pooling=("avg",), quantizer="ternary",
+                                      quantizer_options=TTQ, parallelism=(3, 2), input_shape=(1, 6, 6),
+                                      num_classes=4), (2.0,)),
+    "conv-events-ttq-max": (Candidate("conv", (4,), (2, 2), (6,), 2, pooling=("max",), quantizer="ternary",
+                                      quantizer_options=TTQ, parallelism=(2, 3), input_shape=(2, 6, 6),
+                                      num_classes=4, input_kind="events"), (6.0,)),
+    "conv-static-tawq-none": (Candidate("conv", (4,), (2, 2), (6,), 3, pooling=("none",), quantizer="tawq",
+                                        parallelism=(2, 2), input_shape=(1, 6, 6), num_classes=4), (2.0,)),
+    "conv-events-tawq-latent-avg": (Candidate("conv", (3,), (2, 2), (6,), 2, pooling=("avg",), quantizer="tawq",
+                                              quantizer_options={"scale": "latent"}, parallelism=(2, 3),
+                                              input_shape=(2, 6, 6), num_classes=4, input_kind="events"), (6.0,)),
+    "conv-static-qsnn-avg-max": (Candidate("conv", (4, 4), (8, 1, 8), (6, 4), 2, pooling=("avg", "max"),
+                                           quantizer="qsnn", parallelism=(2, 3, 2), input_shape=(1, 6, 6),
+                                           num_classes=4), (2.0, 2.0)),
+    "conv-events-qsnn-max": (Candidate("conv", (4,), (8, 8), (5,), 2, pooling=("max",), quantizer="qsnn",
+                                       parallelism=(3, 2), input_shape=(2, 6, 6), num_classes=4,
+                                       input_kind="events"), (6.0,)),
+    "conv-static-mfp-avg-none": (Candidate("conv", (4, 3), (4, 2, 4), (None, None), 2, pooling=("avg", "none"),
+                                           quantizer="mfp", parallelism=(2, 2, 2), input_shape=(1, 6, 6),
+                                           num_classes=4), (2.0, 16.0)),
+    "conv-events-mfp-tau4-max": (Candidate("conv", (4,), (1, 4), (None,), 3, pooling=("max",), quantizer="mfp",
+                                           parallelism=(3, 2), input_shape=(2, 6, 6), num_classes=4,
+                                           input_kind="events", tau=4.0), (16.0,)),
+}
 
 
 @pytest.mark.iverilog
@@ -171,7 +208,10 @@ def test_event_stream_back_pressure_does_not_change_the_result(tmp_path):
     for run in runs:
         assert np.array_equal(ref.spikes[0].reshape(run.spikes[0].shape), run.spikes[0])
         assert np.array_equal(ref.predictions, run.predictions)
-    assert runs[0].cycles.sum() < runs[2].cycles.sum()  # the gaps cost cycles, nothing else
+    # the gaps cost only the stalls, which the count leaves out: every sample's design cycles are the same
+    # with any source, and cost_models/latency.py's
+    assert runs[0].cycles.tolist() == runs[1].cycles.tolist() == runs[2].cycles.tolist()
+    assert runs[0].cycles.tolist() == model_cycles(cand, ref.spikes, codes).tolist()
 
 
 @pytest.mark.iverilog
@@ -235,7 +275,7 @@ MEMORY_CASES = {
     "conv-events-bram-frame": Candidate("conv", (4,), (4, 4), (8,), 2, pooling=("max",), parallelism=(2, 2),
                                         input_shape=(9, 16, 16), num_classes=3, input_kind="events"),  # 144 beats
 }
-MEMORY_TABLE_CASES = {**{k: v[0] for k, v in BUILDER_CASES.items()}, **MEMORY_CASES}
+MEMORY_TABLE_CASES = {**{k: v[0] for k, v in {**BUILDER_CASES, **CONV_FORM_CASES}.items()}, **MEMORY_CASES}
 
 
 @pytest.mark.parametrize("case", list(MEMORY_TABLE_CASES))
@@ -244,7 +284,7 @@ def test_declared_memories_are_the_cost_models(case):
     kind) is booked by cost_models.fpga.layer_counts for the same layer and role with the same
     depth, width and kind, and nothing is booked that the design lacks: static and event MLPs,
     conv designs with max, avg and no pooling on static input and event frames, P dividing the
-    channels and not (docs/cost-models.md, FPGA template)."""
+    channels and not, every quantizer type in MLPs and conv layers (docs/cost-models.md, FPGA template)."""
     torch = pytest.importorskip("torch")
     from cost_models.fpga import bram18_count, lutram_luts
     from dse.export.integer_network import integer_network
@@ -315,7 +355,9 @@ def test_verilog_spikes_and_logits_equal_the_integer_simulation(sizes, wbits, mb
     require_tool("iverilog", "vvp")
     net = random_integer_network(sizes, wbits, mbits, par, timesteps=4, seed=len(sizes) + sum(wbits))
     codes = random_input_codes(sizes[0], 6, seed=3)
-    _assert_bit_exact(net, codes, tmp_path)
+    cand = Candidate("mlp", tuple(sizes[1:-1]), tuple(wbits), tuple(mbits), 4, parallelism=tuple(par),
+                     input_shape=(1, 1, sizes[0]), num_classes=sizes[-1])
+    _assert_bit_exact(net, codes, tmp_path, cand)
 
 
 @pytest.mark.iverilog
@@ -334,7 +376,7 @@ def test_verilog_of_a_real_model_export_equals_the_integer_simulation(tmp_path):
         model.weight_layers[0].weight.mul_(4.0)  # a random init this small rarely reaches threshold
     net = integer_network(model, in_step=0.25, scale_bits="auto")
     codes = random_input_codes(16, 8, seed=5)
-    _assert_bit_exact(net, codes, tmp_path)
+    _assert_bit_exact(net, codes, tmp_path, cand)
 
 
 DESIGN_CANDIDATE = Candidate(family="mlp", widths=(12,), weight_bits=(6, 4), membrane_bits=(8,), timesteps=2,
@@ -448,21 +490,23 @@ def test_static_codes_are_unsigned_8_bit_up_to_255(tmp_path):
     _assert_bit_exact(net, codes, tmp_path)
 
 
-@pytest.mark.parametrize("name", ["ternary-ttq", "tawq", "qsnn", "mfp"])
-def test_refuses_the_added_forms_in_conv_layers_in_one_line(name):
-    """The added forms are built for fully connected layers; a conv layer with one is refused in one line."""
+@pytest.mark.parametrize("family", ["mlp", "conv"])
+def test_refuses_qsnn_membranes_above_12_bits_in_one_line(family):
+    """A Q-SNN layer of 13+ membrane bits would need 2^b - 2 comparators a unit: refused at export in one line
+    and screened at search time (template_refusal), in fully connected and conv layers alike."""
     torch = pytest.importorskip("torch")
     from dse.export.integer_network import integer_network
+    from dse.hardware.verilog_template import template_refusal
     from dse.training.model import build_model
 
     torch.manual_seed(0)
-    quantizer, options, bits, mbits = {
-        "ternary-ttq": ("ternary", TTQ, (2, 2), (6,)), "tawq": ("tawq", {}, (2, 2), (6,)),
-        "qsnn": ("qsnn", {}, (8, 8), (6,)), "mfp": ("mfp", {}, (4, 4), (None,)),
-    }[name]
-    cand = Candidate("conv", (4,), bits, mbits, 2, pooling=("max",), quantizer=quantizer, quantizer_options=options,
-                     input_shape=(1, 6, 6), num_classes=3)
+    extra = {"pooling": ("max",)} if family == "conv" else {}
+    cand = Candidate(family, (4,), (8, 8), (13,), 2, quantizer="qsnn", input_shape=(1, 6, 6), num_classes=3, **extra)
+    assert "Q-SNN membrane bits 13" in template_refusal(cand)
     net = integer_network(build_model(cand), 0.25, "auto")
-    with pytest.raises(UserError, match=r"layer0: the .* is built for fully connected layers only") as err:
+    with pytest.raises(UserError, match=r"layer0: Q-SNN membrane bits 13; the template's comparator bank takes 2..12") \
+            as err:
         verilog_design(net)
     assert "\n" not in str(err.value)
+    assert template_refusal(Candidate(family, (4,), (8, 8), (12,), 2, quantizer="qsnn", input_shape=(1, 6, 6),
+                                      num_classes=3, **extra)) is None

@@ -98,7 +98,8 @@ def test_yosys_synthesizes_a_conv_design_with_the_memories_it_declares(tmp_path)
 
 # one small design per added integer form (docs/integer-semantics.md, "Added forms"), static MLPs: TTQ's
 # second multiplier per unit, TaWQ's T code and scale sets (a 2 x 3 x 16 x 12 = 1152-word weight ROM: BRAM18),
-# Q-SNN's j x Ma multiplier and comparator bank, MFP's integrator; each 16 -> 12 -> 3, P = 1..2
+# Q-SNN's j x Ma multiplier and comparator bank, MFP's integrator; each 16 -> 12 -> 3, P = 1..2; and a TTQ
+# 3x3 conv (1x6x6 -> 4 channels, max pool, P = 2: two scale DSPs per conv unit and per readout unit)
 ADDED_FORM_DESIGNS = {
     "ttq": Candidate("mlp", (12,), (2, 2), (6,), 2, quantizer="ternary", quantizer_options={"algorithm": "ttq"},
                      parallelism=(2, 1), input_shape=(1, 4, 4), num_classes=3),
@@ -108,6 +109,9 @@ ADDED_FORM_DESIGNS = {
                       num_classes=3),
     "mfp": Candidate("mlp", (12,), (4, 4), (None,), 2, quantizer="mfp", parallelism=(2, 1), input_shape=(1, 4, 4),
                      num_classes=3),
+    "ttq-conv": Candidate("conv", (4,), (2, 2), (6,), 2, pooling=("max",), quantizer="ternary",
+                          quantizer_options={"algorithm": "ttq"}, parallelism=(2, 1), input_shape=(1, 6, 6),
+                          num_classes=3),
 }
 
 
@@ -115,7 +119,8 @@ ADDED_FORM_DESIGNS = {
 @pytest.mark.slow
 @pytest.mark.parametrize("name", list(ADDED_FORM_DESIGNS))
 def test_yosys_counts_the_bram18_and_dsp_of_the_added_forms(name, tmp_path):
-    """BRAM18 and DSP of a TTQ, TaWQ, Q-SNN and MFP design equal the cost model's (a few s of yosys each)."""
+    """BRAM18 and DSP of a TTQ, TaWQ, Q-SNN and MFP design and a TTQ conv equal the cost model's (a few s of
+    yosys each)."""
     require_tool("yosys")
     cand = ADDED_FORM_DESIGNS[name]
     estimate = evaluate(cand, "fpga-small")

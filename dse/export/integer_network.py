@@ -185,7 +185,7 @@ def multiplier(scale: float, in_step: float, step: float, scale_bits: int) -> in
 
 def auto_scale_bits(scales: np.ndarray, in_step: float, step: float, bits: int = MULTIPLIER_BITS) -> int:
     """Largest F >= 0 with every M below 2^(bits-1) (a signed `bits`-wide multiplier port)."""
-    largest = max(Fraction(float(s)) for s in scales) * Fraction(in_step) / Fraction(step)
+    largest = max(abs(Fraction(float(s))) for s in scales) * Fraction(in_step) / Fraction(step)
     limit = 2 ** (bits - 1) - 1
     f = MAX_SCALE_BITS
     while f > 0 and round(largest * 2**f) > limit:
@@ -332,6 +332,21 @@ class _Weights:
         return self.scale
 
 
+def _unsigned_sign_scales(q: np.ndarray, w_p: np.ndarray, w_n: np.ndarray, name: str
+                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """TTQ's codes and scales with both scales >= 0 (the template's M and Mn are unsigned). Training can
+    drive both learned scales negative; then q W_p (q > 0) and q W_n (q < 0) are the same weights as
+    -q (-W_n) and -q (-W_p): the codes flip and the scales swap. Scales of opposite signs give every
+    nonzero weight one sign with two magnitudes, which sign codes with two unsigned multipliers cannot
+    hold: refused."""
+    if (w_p >= 0).all() and (w_n >= 0).all():
+        return q, w_p, w_n
+    if (w_p <= 0).all() and (w_n <= 0).all():
+        return -q, -w_n, -w_p
+    raise UserError(f"{name}: ternary 'ttq' scales of opposite signs (W_p {float(w_p.reshape(-1)[0]):.4g}, "
+                    f"W_n {float(w_n.reshape(-1)[0]):.4g}); the integer form takes two scales of one sign")
+
+
 def _layer_weights(model: Any, index: int) -> _Weights:
     """The integer weights of layer `index`: codes x scale (weight_codes), TTQ's two scales, TaWQ's per timestep."""
     import torch
@@ -352,6 +367,7 @@ def _layer_weights(model: Any, index: int) -> _Weights:
         w_n = np.full(out, float(quantizer.w_n.detach().double()), dtype=np.float64)
         _check_exact_values(model, index, np.where(q > 0, q * w_p.reshape(-1, *[1] * (q.ndim - 1)),
                                                    q * w_n.reshape(-1, *[1] * (q.ndim - 1))))
+        q, w_p, w_n = _unsigned_sign_scales(q, w_p, w_n, f"layer{index}")
         return _Weights(q.astype(np.int8), w_p, 2, TWOS_COMPLEMENT, SIGN_SCALES, scale_neg=w_n)
     if isinstance(quantizer, TaWQWeightQuantizer):
         s, scale = quantizer.codes(weight)
@@ -418,9 +434,14 @@ def _neuron_fields(model: Any, index: int, candidate: Any) -> dict[str, Any]:
     """Neuron kind, membrane parameters and the unit `step` of H for spiking layer `index` (M = s in_step / step 2^F)."""
     from dse.quantizers.mfp import ParallelResetFreeNeuron
     from dse.quantizers.qsnn import QSNNLIFNode
+    from dse.quantizers.tawq import TaWQShiftedLIFNode
 
     neuron = model.neurons[index]
     name = f"layer{index}"
+    if isinstance(neuron, TaWQShiftedLIFNode):
+        raise UserError(f"{name}: TaWQ's per-channel shift (affine: scale_shift) has no exact integer form (with a hard "
+                        "reset to 0 it is not a threshold shift, and the template has no bias input); accepted: "
+                        "affine scale or none (dse/quantizers/tawq.py)")
     if isinstance(neuron, QSNNLIFNode):
         if neuron.bits is None:
             raise UserError(f"{name} has a full-precision (fp) membrane: no integer form; accepted: membrane bits 2..16")

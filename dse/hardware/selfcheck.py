@@ -5,13 +5,13 @@ besides the design it writes
 
 | file | what |
 |---|---|
-| `tb_selfcheck.v` | testbench `tb`: dse/hardware/testbench.py's stimulus (static codes, or event frames with 30 % valid gaps), plus a checker that compares every spike and prediction with the vectors below and prints a summary (`SC_...` lines) |
+| `tb_selfcheck.v` | testbench `tb`: dse/hardware/testbench.py's stimulus (static codes, or event frames with 30 % valid gaps), plus a checker that compares every spike and prediction with the vectors below and prints a summary (`SC_...` lines); compiled with `-DDSE_VCD` it also dumps the design into `dse_activity.vcd` (`dse simulate --saif/--vcd`) |
 | `selfcheck_inputs.mem` | N samples of the study's test split (default 32): static 8-bit codes (flat c, y, x, sample-major), or the event stream's beats (sample, timestep, beat) |
 | `selfcheck_expected_layerI.mem` | the integer reference's spikes of spiking layer I: one word per (sample, timestep), row s x T + t, bit n = neuron n (flat, unpooled), hex, most significant digit first |
 | `selfcheck_expected_predictions.mem` | the reference's predicted class per sample (argmax of the integer logits, ties to the lowest index) |
 | `selfcheck.json` | samples, their source (data set, split, seed, indices, labels), timesteps, files, layers, the cycle bound, target and FPGA part |
 | `synth.ys` | yosys script: `yosys -s synth.ys` in the folder writes `synth_stat.json` (stat -json) |
-| `vivado.tcl` | Vivado non-project script: `vivado -mode batch -source vivado.tcl [-tclargs ACTIVITY.saif]` writes `vivado_utilization.rpt`, `vivado_timing.rpt`, `vivado_power.rpt` |
+| `vivado.tcl` | Vivado non-project script: `vivado -mode batch -source vivado.tcl [-tclargs ACTIVITY.saif]` writes `vivado_utilization.rpt`, `vivado_timing.rpt`, `vivado_power.rpt`; without an argument it reads `activity.saif` when the folder has one |
 
 The inputs are the data set's test split (dse.training.data.load_dataset, seed 0 unless the export
 records one) when the data set is known and its samples have the network's input shape; otherwise
@@ -22,7 +22,9 @@ exported scale bits, the reference the template is bit-exact to (tests/test_veri
 run_selfcheck() copies the export into a temporary folder, compiles the testbench with Icarus
 Verilog or Verilator (--binary --timing), runs it and parses the summary into a SelfCheckResult.
 Bad input (a folder that is not a Verilog export, missing vectors, no simulator) is a one-line
-UserError.
+UserError. With vcd_to (ActivityOutputs, `dse simulate --saif/--vcd`) the testbench is compiled with
+-DDSE_VCD and its VCD becomes a SAIF file (dse/hardware/saif.py) headed by the candidate's digest,
+layers, inferences and the reference's spikes, for cost_models/switching.py.
 """
 
 from __future__ import annotations
@@ -56,6 +58,8 @@ YOSYS_STAT = "synth_stat.json"
 VIVADO_UTILIZATION = "vivado_utilization.rpt"
 VIVADO_TIMING = "vivado_timing.rpt"
 VIVADO_POWER = "vivado_power.rpt"
+ACTIVITY_VCD = "dse_activity.vcd"  # what the testbench dumps under -DDSE_VCD (dse simulate --saif/--vcd)
+ACTIVITY_SAIF = "activity.saif"  # vivado.tcl reads this SAIF when given no argument
 DEFAULT_TARGET = "fpga-small"
 # FPGA parts of the shipped targets (the target files name the board and device, not the package
 # and speed grade): the board's part where the target names a board. A target file may give its own
@@ -205,6 +209,8 @@ def selfcheck_testbench(design: VerilogDesign, n_samples: int, timesteps: int, m
         f"    reg [{pw - 1}:0] sc_exp_pred [0:SC_N-1];",
         f"    reg [{pw - 1}:0] sc_got_pred [0:SC_N-1];",
         "    integer sc_cycles [0:SC_N-1];",
+        "    integer sc_stalls [0:SC_N-1];  // cycles the design waited for the stream (s_ready && !s_valid)",
+        "    integer sc_stall, sc_pc, sc_pt0, sc_ps;",
         "    integer sc_s, sc_ncyc, sc_t0, sc_r, sc_b, sc_bad, sc_first, sc_fail, sc_total, sc_min, sc_max, sc_sum;",
         "    reg sc_done;",
     ]
@@ -220,8 +226,8 @@ def selfcheck_testbench(design: VerilogDesign, n_samples: int, timesteps: int, m
         "        for (sc_r = 0; sc_r < SC_ROWS; sc_r = sc_r + 1) begin",
         *[f"            sc_got{i}[sc_r] = 0;" for i in range(len(spiking))],
         "        end",
-        "        for (sc_r = 0; sc_r < SC_N; sc_r = sc_r + 1) begin sc_got_pred[sc_r] = 0; sc_cycles[sc_r] = 0; end",
-        "        sc_s = 0; sc_ncyc = 0; sc_t0 = 0; sc_done = 0;",
+        "        for (sc_r = 0; sc_r < SC_N; sc_r = sc_r + 1) begin sc_got_pred[sc_r] = 0; sc_cycles[sc_r] = 0; sc_stalls[sc_r] = 0; end",
+        "        sc_s = 0; sc_ncyc = 0; sc_t0 = 0; sc_done = 0; sc_stall = 0; sc_pc = 0; sc_pt0 = 0; sc_ps = 0;",
         "    end",
         "    // spikes: row sample x T + timestep, bit = the layer's flat (unpooled) neuron index",
         "    always @(negedge clk) if (!rst && !sc_done && sc_s < SC_N) begin",
@@ -233,19 +239,33 @@ def selfcheck_testbench(design: VerilogDesign, n_samples: int, timesteps: int, m
                    f"sc_got{i}[sc_s * SC_T + dut.t][{idx}] = 1'b1;")
     out += [
         "    end",
-        "    // cycles per inference: " + ("from the cycle the design takes start to done" if static else
-                                          "from one done (or reset) to the next, stream gaps included"),
+        "    // cycles per inference as cost_models/latency.py counts them, at the rising edge (where the design",
+        "    // samples its inputs): " + ("from the edge that takes start to the one that sees done" if static else
+                                      "from the edge where the input stage starts frame 0 to the one that sees done;"),
+        *([] if static else [
+            "    // stream stalls (the design ready for a beat the source does not offer) are counted apart",
+        ]),
+        "    always @(posedge clk) if (!rst && !sc_done) begin",
+        "        sc_pc = sc_pc + 1;",
+        "        if (done) begin",
+        "            sc_cycles[sc_ps] = sc_pc - sc_pt0;",
+        "            sc_stalls[sc_ps] = sc_stall;",
+        "            sc_stall = 0;",
+        "            sc_pt0 = sc_pc;",
+        "            sc_ps = sc_ps + 1;",
+        "            if (sc_ps == SC_N) begin sc_done = 1; sc_report; $finish; end",
+        "        end else if (" + ("start" if static else "dut.in_start && dut.t == 0") + ") sc_pt0 = sc_pc;",
+        *([] if static else ["        if (dut.s_ready && !s_valid) sc_stall = sc_stall + 1;"]),
+        "    end",
+        "    // predictions (falling edge, as the spikes) and the timeout",
         "    always @(negedge clk) begin",
         "        sc_ncyc = sc_ncyc + 1;",
         "        if (rst) sc_t0 = sc_ncyc;",
         "        else if (!sc_done) begin",
-        *(["            if (start) sc_t0 = sc_ncyc;"] if static else []),
         "            if (done) begin",
         "                sc_got_pred[sc_s] = pred;",
-        "                sc_cycles[sc_s] = sc_ncyc - sc_t0;",
         "                sc_t0 = sc_ncyc;",
         "                sc_s = sc_s + 1;",
-        "                if (sc_s == SC_N) begin sc_done = 1; sc_report; $finish; end",
         "            end else if (sc_ncyc - sc_t0 > SC_MAX) begin",
         "                $display(\"SC_TIMEOUT %0d %0d\", sc_s, SC_MAX);",
         "                sc_done = 1; sc_report; $finish;",
@@ -286,7 +306,7 @@ def selfcheck_testbench(design: VerilogDesign, n_samples: int, timesteps: int, m
         "                if (sc_r == 0 || sc_cycles[sc_r] < sc_min) sc_min = sc_cycles[sc_r];",
         "                if (sc_r == 0 || sc_cycles[sc_r] > sc_max) sc_max = sc_cycles[sc_r];",
         "                sc_sum = sc_sum + sc_cycles[sc_r];",
-        "                $display(\"SC_CYCLES %0d %0d\", sc_r, sc_cycles[sc_r]);",
+        "                $display(\"SC_CYCLES %0d %0d %0d\", sc_r, sc_cycles[sc_r], sc_stalls[sc_r]);",
         "            end",
         "            if (sc_bad != 0 || sc_total != SC_N) sc_fail = 1;",
         "            $display(\"SC_PREDICTIONS %0d %0d\", sc_total - sc_bad, SC_N);",
@@ -296,10 +316,33 @@ def selfcheck_testbench(design: VerilogDesign, n_samples: int, timesteps: int, m
         "            if (sc_fail) $display(\"selfcheck: FAIL\"); else $display(\"selfcheck: PASS\");",
         "        end",
         "    endtask",
+        *activity_dump_lines(design),
     ]
     body = base.rstrip()
     body = body[: -len("endmodule")]
     return body + "\n".join(out) + "\nendmodule\n"
+
+
+def activity_dump_lines(design: VerilogDesign) -> list[str]:
+    """The testbench's VCD dump for `dse simulate --saif/--vcd`, compiled only with -DDSE_VCD (the plain run
+    stays as fast): the design under tb.dut, and the per-unit accumulator, product and pooling words, arrays
+    that Icarus's $dumpvars(0, dut) leaves out (Verilator's --trace dumps them itself)."""
+    words = []
+    for prm in design.params:
+        arrays = ["acc", "prod"] + (["accn"] if prm.wform == 1 else []) + (["pacc"] if prm.kind == "conv" and prm.pool else [])
+        words += [f"dut.u_{prm.name}.{name}[{u}]" for name in arrays for u in range(prm.p)]
+    return [
+        "`ifdef DSE_VCD",
+        "    // switching activity (dse simulate --saif/--vcd; dse/hardware/saif.py turns it into SAIF)",
+        "    initial begin",
+        f"        $dumpfile(\"{ACTIVITY_VCD}\");",
+        "        $dumpvars(0, dut);",
+        "`ifdef __ICARUS__",
+        *[f"        $dumpvars(0, {w});" for w in words],
+        "`endif",
+        "    end",
+        "`endif",
+    ]
 
 
 def synth_ys(sources: list[str], family: str, target: str | None, part: str) -> str:
@@ -323,7 +366,8 @@ def vivado_tcl(sources: list[str], mems: list[str], part: str, part_source: str,
         f"# Run in this folder: vivado -mode batch -source {VIVADO_TCL} [-tclargs ACTIVITY.saif|ACTIVITY.vcd]",
         f"# part {part} ({part_source}); clock {clock_hz / 1e6:g} MHz. Writes {VIVADO_UTILIZATION} (dse calibrate",
         f"# reads it: cost_models/synthesis_reports.py), {VIVADO_TIMING} and {VIVADO_POWER}; with a SAIF (or",
-        "# VCD) of a simulation, report_power uses its switching activity (hierarchy tb/dut stripped).",
+        "# VCD) of a simulation, report_power uses its switching activity (hierarchy tb/dut stripped):",
+        f"# `dse simulate . --saif {ACTIVITY_SAIF}` writes one; that file is read when no argument is given.",
         f"set part {part}",
         "if {[info exists ::env(DSE_PART)]} { set part $::env(DSE_PART) }",
         f"read_verilog [list {' '.join(sources)}]",
@@ -332,8 +376,13 @@ def vivado_tcl(sources: list[str], mems: list[str], part: str, part_source: str,
         f"create_clock -name clk -period {period:.3f} [get_ports clk]",
         f"report_utilization -file {VIVADO_UTILIZATION}",
         f"report_timing_summary -file {VIVADO_TIMING}",
+        "set activity \"\"",
         "if {$argc > 0} {",
         "    set activity [lindex $argv 0]",
+        f"}} elseif {{[file exists {ACTIVITY_SAIF}]}} {{",
+        f"    set activity {ACTIVITY_SAIF}",
+        "}",
+        "if {$activity ne \"\"} {",
         "    if {[string match -nocase *.saif $activity]} {",
         "        read_saif -strip_path tb/dut $activity",
         "    } elseif {[llength [info commands read_vcd]]} {",
@@ -459,6 +508,14 @@ class SelfCheckResult:
     first_prediction_mismatch: tuple[int, int, int] | None = None  # sample, expected, got
     timeout: tuple[int, int] | None = None  # sample, cycle bound
     notes: list[str] = field(default_factory=list)
+    stall_cycles: list[int] = field(default_factory=list)  # per sample: cycles waiting for the event stream
+
+    @property
+    def design_cycles(self) -> list[int]:
+        """Cycles per inference with a source that never stalls: measured minus the cycles the design
+        waited for the stream (all of them on static input). The cost model's latency counts these."""
+        stalls = self.stall_cycles or [0] * len(self.cycles)
+        return [c - s for c, s in zip(self.cycles, stalls)]
 
     @property
     def passed(self) -> bool:
@@ -536,16 +593,17 @@ def _first_error(text: str) -> str:
     return (errors or lines or ["no output"])[0][:300]
 
 
-def _compile_and_run(simulator: str, work: Path, sources: list[str], timeout_s: float) -> str:
+def _compile_and_run(simulator: str, work: Path, sources: list[str], timeout_s: float, vcd: bool = False) -> str:
     if simulator == "iverilog":
-        built = subprocess.run(["iverilog", "-g2012", "-s", TESTBENCH_TOP, "-o", "sim.vvp", *sources], cwd=work,
+        built = subprocess.run(["iverilog", "-g2012", *(["-DDSE_VCD"] if vcd else []), "-s", TESTBENCH_TOP, "-o", "sim.vvp",
+                                *sources], cwd=work,
                                capture_output=True, text=True, timeout=timeout_s)
         if built.returncode != 0:
             raise SimulatorBuildError(f"iverilog cannot build the testbench: {_first_error(built.stderr + built.stdout)}")
         command = ["vvp", "-n", "sim.vvp"]
     else:
         built = subprocess.run(["verilator", "--binary", "--timing", "-Wno-fatal", "-Wno-lint", "-Wno-style",
-                                "--top-module", TESTBENCH_TOP, "-Mdir", "obj", "-o", "simv", *sources], cwd=work,
+                                *(["-DDSE_VCD", "--trace"] if vcd else []), "--top-module", TESTBENCH_TOP, "-Mdir", "obj", "-o", "simv", *sources], cwd=work,
                                capture_output=True, text=True, timeout=timeout_s)
         if built.returncode != 0:
             raise SimulatorBuildError(f"verilator cannot build the testbench: {_first_error(built.stderr + built.stdout)}")
@@ -557,12 +615,16 @@ def _compile_and_run(simulator: str, work: Path, sources: list[str], timeout_s: 
 
 
 def run_selfcheck(folder: str | Path, simulator: str | None = None, workdir: str | Path | None = None,
-                  timeout_s: float = 600.0) -> SelfCheckResult:
+                  timeout_s: float = 600.0, vcd_to: str | Path | None = None) -> SelfCheckResult:
     """Compile and run the export's self-checking testbench in a temporary folder; the parsed result.
 
     simulator None: verilator when installed (falling back to iverilog, with a note, when verilator
-    cannot build the testbench), else iverilog. UserError on bad input or a missing simulator."""
+    cannot build the testbench), else iverilog. UserError on bad input or a missing simulator.
+    vcd_to: compile with -DDSE_VCD and move the design's VCD there (dse simulate --saif/--vcd)."""
     path, _export_doc, params, manifest = load_export(folder)
+    if vcd_to is not None and ACTIVITY_VCD not in (path / manifest["testbench"]).read_text():
+        raise UserError(f"{path / manifest['testbench']} has no VCD dump (an export from before --saif); "
+                        "re-export with `dse export ... --format verilog --force`")
     chosen = choose_simulator(simulator)
     sources = [manifest["testbench"], *params["sources"]]
     notes: list[str] = []
@@ -571,17 +633,97 @@ def run_selfcheck(folder: str | Path, simulator: str | None = None, workdir: str
         for item in path.iterdir():
             if item.is_file() and (item.suffix in (".v", ".sv", ".mem") or item.name.endswith(".json")):
                 shutil.copy2(item, work / item.name)
+        vcd = vcd_to is not None
         try:
-            text = _compile_and_run(chosen, work, sources, timeout_s)
+            text = _compile_and_run(chosen, work, sources, timeout_s, vcd)
         except SimulatorBuildError as exc:
             if simulator is not None or chosen != "verilator" or not iverilog_available():
                 raise UserError(str(exc)) from None
             notes.append(f"{exc}; fell back to iverilog")
             chosen = "iverilog"
-            text = _compile_and_run(chosen, work, sources, timeout_s)
+            text = _compile_and_run(chosen, work, sources, timeout_s, vcd)
         except subprocess.TimeoutExpired:
             raise UserError(f"{chosen} did not finish within {timeout_s:g} s") from None
+        if vcd:
+            if not (work / ACTIVITY_VCD).is_file():
+                raise UserError(f"{chosen} wrote no {ACTIVITY_VCD}: the testbench's dump did not run")
+            shutil.move(str(work / ACTIVITY_VCD), str(vcd_to))
     return parse_selfcheck(text, manifest, chosen, notes)
+
+
+@dataclass
+class ActivityOutputs:
+    """The files `dse simulate --saif/--vcd` writes, and the scratch folder the testbench's VCD lands in."""
+
+    saif: Path | None
+    vcd: Path | None
+    scratch: Path
+
+    @property
+    def scratch_vcd(self) -> Path:
+        return self.scratch / ACTIVITY_VCD
+
+    @classmethod
+    def prepare(cls, saif: str | None, vcd: str | None) -> "ActivityOutputs | None":
+        """None when neither file is asked for; UserError (before any simulation) for a path that cannot be written."""
+        if not saif and not vcd:
+            return None
+        paths = []
+        for option, value in (("--saif", saif), ("--vcd", vcd)):
+            if not value:
+                paths.append(None)
+                continue
+            path = Path(value)
+            if path.is_dir():
+                raise UserError(f"{option} {value}: a folder; give a file name")
+            if not path.parent.is_dir():
+                raise UserError(f"{option} {value}: the folder {path.parent} does not exist")
+            try:
+                Path(tempfile.mkdtemp(prefix=".dse-probe-", dir=path.parent)).rmdir()
+            except OSError as exc:
+                raise UserError(f"{option} {value}: cannot write in {path.parent} ({exc.strerror or type(exc).__name__})") from None
+            paths.append(path)
+        if paths[0] is not None and paths[0] == paths[1]:
+            raise UserError("--saif and --vcd name the same file")
+        return cls(paths[0], paths[1], Path(tempfile.mkdtemp(prefix="dse-activity-")))
+
+    def write(self, folder: Path, export_doc: dict[str, Any], manifest: dict[str, Any], result: SelfCheckResult
+              ) -> dict[str, Any]:
+        """Keep the VCD (--vcd) and write the SAIF with the dse header (--saif); what was written."""
+        from cost_models.network import layer_specs
+        from cost_models.switching import FORMAT, FORMAT_VERSION, candidate_digest
+        from dse.files import atomic_file
+        from dse.hardware.saif import read_vcd_activity, write_saif
+        from search_spaces.candidate import Candidate
+
+        done: dict[str, Any] = {}
+        if self.saif is not None:
+            if len(result.cycles) != result.samples:
+                raise UserError(f"no SAIF written: {len(result.cycles)} of {result.samples} inferences finished")
+            try:
+                candidate = Candidate.from_dict(dict(export_doc["candidate"]))
+            except (KeyError, TypeError, ValueError):
+                raise UserError(f"{folder / 'export.json'}: no readable candidate; the SAIF needs it") from None
+            header = {
+                "format": FORMAT, "format_version": FORMAT_VERSION, "candidate_digest": candidate_digest(candidate),
+                "layers": [spec.name for spec in layer_specs(candidate)], "inferences": result.samples,
+                "simulator": result.simulator, "passed": result.passed, "export": str(folder),
+                "inputs": manifest.get("inputs_source", {}).get("description"),
+                "spikes": measured_activity(folder, manifest, candidate).to_dict(),
+            }
+            activity = read_vcd_activity(self.scratch_vcd)
+            write_saif(activity, self.saif, header)
+            done["saif"] = {"file": str(self.saif), "bits": sum(n.width for n in activity.nets),
+                            "toggles": sum(sum(n.tc) for n in activity.nets), "timescale": activity.timescale,
+                            "duration": activity.duration, "inferences": result.samples}
+        if self.vcd is not None:
+            with open(self.scratch_vcd, "rb") as source, atomic_file(self.vcd, "wb") as target:
+                shutil.copyfileobj(source, target)
+            done["vcd"] = {"file": str(self.vcd)}
+        return done
+
+    def discard_scratch(self) -> None:
+        shutil.rmtree(self.scratch, ignore_errors=True)
 
 
 def parse_selfcheck(text: str, manifest: dict[str, Any], simulator: str, notes: list[str] | None = None) -> SelfCheckResult:
@@ -590,6 +732,7 @@ def parse_selfcheck(text: str, manifest: dict[str, Any], simulator: str, notes: 
     layers: list[LayerAgreement] = []
     firsts: list[Mismatch] = []
     cycles: dict[int, int] = {}
+    stalls: dict[int, int] = {}
     predictions = 0
     first_pred = None
     timeout = None
@@ -613,6 +756,7 @@ def parse_selfcheck(text: str, manifest: dict[str, Any], simulator: str, notes: 
             predictions = values[0]
         elif kind == "CYCLES":
             cycles[values[0]] = values[1]
+            stalls[values[0]] = values[2] if len(values) > 2 else 0
         elif kind == "TIMEOUT":
             timeout = (values[0], values[1])
         elif kind == "RESULT":
@@ -622,7 +766,8 @@ def parse_selfcheck(text: str, manifest: dict[str, Any], simulator: str, notes: 
         raise RuntimeError(f"{simulator}: the testbench printed no self-check summary (output ends: {tail[:300]})")
     first = min(firsts, key=lambda m: (m.sample, m.timestep, m.layer, m.neuron)) if firsts else None
     return SelfCheckResult(simulator, int(manifest.get("samples", 0)), predictions, layers,
-                           [cycles[k] for k in sorted(cycles)], first, first_pred, timeout, list(notes or []))
+                           [cycles[k] for k in sorted(cycles)], first, first_pred, timeout, list(notes or []),
+                           [stalls[k] for k in sorted(cycles)])
 
 
 def read_expected_spikes(folder: Path, manifest: dict[str, Any]) -> list[np.ndarray]:
@@ -644,41 +789,62 @@ def read_expected_spikes(folder: Path, manifest: dict[str, Any]) -> list[np.ndar
     return out
 
 
-def measured_activity(folder: Path, manifest: dict[str, Any], candidate: Any) -> Any:
-    """cost_models Activity from the expected spikes (= the design's, when they agree) and the inputs:
-    events per inference reaching every spike-input layer, averaged over the samples."""
-    from cost_models.activity import Activity, LayerActivity
+def sample_traffic(folder: Path, manifest: dict[str, Any], candidate: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Per layer and sample, the events the layer reads and the spikes it emits in one inference
+    (summed over T), from the expected spikes (= the design's, when they agree) and the inputs:
+    two arrays [layers, samples]. A pooled conv hands on its pooled map's nonzero values."""
     from cost_models.network import layer_specs
 
-    spikes = read_expected_spikes(folder, manifest)
+    spikes = read_expected_spikes(folder, manifest)  # [T, B, n] per spiking layer
     samples = int(manifest["samples"])
     specs = layer_specs(candidate)
-    layers: dict[str, Any] = {}
-    outgoing: list[float] = []  # nonzero values a layer hands on per inference (after pooling)
+    outgoing: list[np.ndarray] = []  # nonzero values a layer hands on, per sample (after pooling)
     for doc, s in zip(manifest["layers"], spikes):
         if doc["kind"] == "conv" and doc.get("pool"):
             steps = s.shape[0]
             c, h, w = int(doc["channels"]), int(doc["height"]), int(doc["width"])
             m = s.reshape(steps, samples, c, h, w)[:, :, :, : h // 2 * 2, : w // 2 * 2]
             pooled = m.reshape(steps, samples, c, h // 2, 2, w // 2, 2).max(axis=(4, 6))
-            outgoing.append(float(pooled.sum()) / samples)
+            outgoing.append(pooled.reshape(steps, samples, -1).sum(axis=(0, 2)).astype(np.float64))
         else:
-            outgoing.append(float(s.sum()) / samples)
-    first_events = None
+            outgoing.append(s.sum(axis=(0, 2)).astype(np.float64))
+    first_events = np.zeros(samples)
     if manifest.get("input_kind") == "events":
-        words = [l.strip() for l in (folder / manifest["inputs"]).read_text().splitlines() if l.strip()]
-        first_events = sum(bin(int(w, 16)).count("1") for w in words) / samples
+        words = [int(l.strip(), 16) for l in (folder / manifest["inputs"]).read_text().splitlines() if l.strip()]
+        per_sample = len(words) // max(samples, 1)  # T frames of equal beats, samples in order
+        first_events = np.array([sum(bin(w).count("1") for w in words[b * per_sample:(b + 1) * per_sample])
+                                 for b in range(samples)], dtype=np.float64)
+    events = np.zeros((len(specs), samples))
+    emitted = np.zeros((len(specs), samples))
     for i, spec in enumerate(specs):
-        out_spikes = float(spikes[i].sum()) / samples if i < len(spikes) else 0.0
-        if not spec.input_is_spike:
-            layers[spec.name] = LayerActivity(input_events=0.0, output_spikes=out_spikes)
-            continue
-        events = first_events if i == 0 else outgoing[i - 1]
-        layers[spec.name] = LayerActivity(input_events=float(events or 0.0), output_spikes=out_spikes)
-    return Activity(layers)
+        if i < len(spikes):
+            emitted[i] = spikes[i].sum(axis=(0, 2))
+        if spec.input_is_spike:
+            events[i] = first_events if i == 0 else outgoing[i - 1]
+    return events, emitted
+
+
+def measured_activity(folder: Path, manifest: dict[str, Any], candidate: Any) -> Any:
+    """cost_models Activity of the samples: sample_traffic averaged over them."""
+    from cost_models.activity import Activity, LayerActivity
+    from cost_models.network import layer_specs
+
+    events, emitted = sample_traffic(folder, manifest, candidate)
+    return Activity({spec.name: LayerActivity(input_events=float(events[i].mean()), output_spikes=float(emitted[i].mean()))
+                     for i, spec in enumerate(layer_specs(candidate))})
+
+
+def model_sample_cycles(folder: Path, manifest: dict[str, Any], candidate: Any) -> list[float]:
+    """The cost model's cycles of every sample (cost_models/latency.py on that sample's events and spikes)."""
+    from cost_models.latency import sample_cycles
+    from cost_models.network import layer_specs
+
+    specs = layer_specs(candidate)
+    events, emitted = sample_traffic(folder, manifest, candidate)
+    return sample_cycles(specs, candidate.input_shape, events[0], emitted[: len(specs) - 1])
 
 
 __all__ = [
-    "DEFAULT_SAMPLES", "LayerAgreement", "Mismatch", "SelfCheckResult", "choose_simulator", "fpga_part",
-    "load_export", "measured_activity", "run_selfcheck", "selfcheck_testbench", "write_selfcheck",
+    "ActivityOutputs", "DEFAULT_SAMPLES", "LayerAgreement", "Mismatch", "SelfCheckResult", "choose_simulator", "fpga_part",
+    "load_export", "measured_activity", "model_sample_cycles", "run_selfcheck", "sample_traffic", "selfcheck_testbench", "write_selfcheck",
 ]

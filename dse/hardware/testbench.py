@@ -60,7 +60,7 @@ def testbench_verilog(design: VerilogDesign, n_samples: int, timesteps: int, max
         f"    wire [{_bits(readout.groups) - 1}:0] res_group;",
         f"    wire [{readout.p * readout.racc - 1}:0] res_sum;",
         f"    wire [{readout.p * lw - 1}:0] res_logit;",
-        "    integer fd, s, j, u, cycles, cycle, last_done, fr, b, gap, rnd;",
+        "    integer fd, s, j, u, cycles, cycle, fr, b, gap, rnd;",
         "    always #5 clk = ~clk;",
         "    initial cycle = 0;",
         "    always @(posedge clk) cycle <= cycle + 1;",
@@ -103,7 +103,6 @@ def testbench_verilog(design: VerilogDesign, n_samples: int, timesteps: int, max
             "            cycles = 1;",
             f"            while (!done && cycles < {max_cycles}) begin @(posedge clk); cycles = cycles + 1; end",
             "            @(posedge clk);",
-            "            $fwrite(fd, \"C %0d %0d\\n\", s, cycles);",
             "        end",
             "        $fclose(fd);",
             "        $finish;",
@@ -140,26 +139,43 @@ def testbench_verilog(design: VerilogDesign, n_samples: int, timesteps: int, max
             "        s = 0;",
             "        repeat (3) @(posedge clk);",
             "        rst <= 0;",
-            "        last_done = cycle;",
             f"        for (s = 0; s < {n_samples}; s = s + 1) begin",
             "            cycles = 0;",
             f"            while (!done && cycles < {max_cycles}) begin @(posedge clk); cycles = cycles + 1; end",
             "            @(posedge clk);",
-            "            $fwrite(fd, \"C %0d %0d\\n\", s, cycle - last_done);",
-            "            last_done = cycle;",
             "        end",
             "        $fclose(fd);",
             "        $finish;",
             "    end",
         ]
-    return "\n".join(head + body + ["endmodule", ""])
+    return "\n".join(head + body + _cycle_counter(stream is not None) + ["endmodule", ""])
+
+
+def _cycle_counter(events: bool) -> list[str]:
+    """The per-inference cycle count as cost_models/latency.py has it, taken at the rising edge where the
+    design samples its inputs: from the edge that takes start (event input: where the input stage starts
+    frame 0) to the one that sees done, less (event input) the cycles the design was ready for a beat the
+    source did not offer."""
+    return [
+        "    integer c_t0 = 0, c_stall = 0, c_s = 0;",
+        "    always @(posedge clk) if (!rst) begin",
+        "        if (done) begin",
+        "            $fwrite(fd, \"C %0d %0d\\n\", c_s, cycle - c_t0 - c_stall);",
+        "            c_s = c_s + 1;",
+        "            c_t0 = cycle;",
+        "            c_stall = 0;",
+        "        end else if (" + ("dut.in_start && dut.t == 0" if events else "start") + ") c_t0 = cycle;",
+        *(["        if (s_ready && !s_valid) c_stall = c_stall + 1;"] if events else []),
+        "    end",
+    ]
 
 
 @dataclass
 class VerilogRun:
     """What the Verilog produced: spikes per spiking layer [T, B, n] (uint8, n = the layer's
     unpooled neurons, flat), readout sums and logits [B, classes] (Python ints), the predicted
-    class [B] and cycles per sample (event input: from one inference's end to the next's)."""
+    class [B] and cycles per sample (cost_models/latency.py's count: event input from frame 0
+    to done, stream stalls left out)."""
 
     spikes: list[np.ndarray]
     readout_sums: np.ndarray

@@ -12,7 +12,7 @@ quantities the cost model uses (cost_models/fpga.py): P, W, membrane bits, the p
 accumulator width, the readout accumulator width, the 17-bit scale codes M_i, and each memory's
 style from the LUTRAM depth rule. The added integer forms (TTQ's two multipliers, TaWQ's per-timestep
 codes and multipliers, the Q-SNN and MFP neurons) are built in `snn_layer` (fully connected layers and
-the readout); a conv layer with one is refused. Refusals are one-line UserErrors.
+the readout) and in `snn_conv` (3x3 conv layers). Refusals are one-line UserErrors.
 """
 
 from __future__ import annotations
@@ -31,7 +31,8 @@ from cost_models.network import INPUT_BITS, accumulator_bits, product_readout_bi
 from cost_models.ops import mfp_state_bits
 from dse.errors import UserError
 from dse.export.integer_network import (
-    LIF, MFP, ODD_LEVELS, PER_TIMESTEP, QSNN, SCALED, SIGN_SCALES, TWOS_COMPLEMENT, IntegerLayer, IntegerNetwork,
+    LIF, MFP, ODD_LEVELS, PER_TIMESTEP, QSNN, SCALED, SIGN_SCALES, STATIC_INPUT_MAX_CODE, TWOS_COMPLEMENT,
+    IntegerLayer, IntegerNetwork,
 )
 
 VERILOG_DIR = Path(__file__).with_name("verilog")
@@ -44,6 +45,7 @@ POOL_CODES = {None: 0, "none": 0, "max": 1, "avg": 2}
 WFORM_CODES = {SCALED: 0, SIGN_SCALES: 1, PER_TIMESTEP: 2}  # snn_layer.v WFORM
 NEURON_CODES = {LIF: 0, QSNN: 1, MFP: 2}  # snn_layer.v NEURON
 AVG_SUM_BITS = 3  # an average pool passes the sum of 4 spikes, 0..4
+AVG_SUM_MAX = 4
 
 
 @dataclass(frozen=True)
@@ -168,17 +170,19 @@ class LayerParameters:
         styles = {"WMEM": self.wmem, "SMEM": self.smem, "WSTYLE": self.wstyle, "SSTYLE": self.sstyle,
                   "MSTYLE": self.mstyle}
         if self.kind == "conv":
-            return {
+            values = {
                 "CIN": self.cin, "H": self.height, "WD": self.width, "COUT": self.n_out, "P": self.p, "W": self.w,
                 "ENC": self.enc, "BIN": int(not self.dense), "A": self.a, "LUT_MULT": self.lut_mult, "B": self.b,
                 "ACC": self.acc, "MB": self.mb, "F": self.f, "K": self.k, "POOL": self.pool, **styles,
+                "T": self.timesteps,
             }
-        values = {
-            "N_IN": self.n_in, "N_OUT": self.n_out, "P": self.p, "W": self.w, "ENC": self.enc,
-            "DENSE": self.dense, "A": self.a, "LUT_MULT": self.lut_mult, "READOUT": self.readout,
-            "B": self.b, "ACC": self.acc, "RACC": self.racc, "MB": self.mb, "F": self.f, "K": self.k, **styles,
-            "T": self.timesteps,
-        }
+        else:
+            values = {
+                "N_IN": self.n_in, "N_OUT": self.n_out, "P": self.p, "W": self.w, "ENC": self.enc,
+                "DENSE": self.dense, "A": self.a, "LUT_MULT": self.lut_mult, "READOUT": self.readout,
+                "B": self.b, "ACC": self.acc, "RACC": self.racc, "MB": self.mb, "F": self.f, "K": self.k, **styles,
+                "T": self.timesteps,
+            }
         if self.wform:
             values.update(WFORM=self.wform, TS=self.weight_sets)
         if self.neuron:
@@ -193,23 +197,24 @@ def rom_style(depth: int, lutram_max_depth: int = LUTRAM_MAX_DEPTH) -> str:
     return "block" if memory_style(depth, lutram_max_depth) == "block" else "auto"
 
 
-# quantizer types whose conv layers the template does not build yet (snn_conv.v: one multiplier, LIF neurons)
-CONV_UNBUILT_TYPES = {"tawq": "per-timestep weights", "qsnn": "the Q-SNN neuron", "mfp": "the MFP integrator"}
+QSNN_MAX_MEMBRANE_BITS = 12  # snn_qsnn: a bank of 2^b - 2 comparators per unit; above 12 bits it is refused
 
 
 def template_refusal(candidate: Any) -> str | None:
     """Why the template cannot build this Candidate, known before training (None: it can, as far as the
     configuration goes; fp weights and multiplier widths are checked on the trained network). The search
-    screens such candidates on hardware targets, so the deployable front holds only what exports."""
-    if candidate.family != "conv":
-        return None
-    if int(candidate.kernel_size) != CONV_KERNEL:
+    screens such candidates on hardware targets, so the deployable front holds only what exports.
+    Every quantizer type is built in fully connected and 3x3 conv layers alike."""
+    if candidate.quantizer == "qsnn":
+        wide = [b for b in candidate.membrane_bits if b is not None and b > QSNN_MAX_MEMBRANE_BITS]
+        if wide:
+            return (f"Q-SNN membrane bits {max(wide)}: the template's comparator bank takes "
+                    f"2..{QSNN_MAX_MEMBRANE_BITS} bits (2^b - 2 comparators a unit)")
+    if candidate.quantizer == "tawq" and candidate.quantizer_options.get("affine") == "scale_shift":
+        return ("TaWQ affine scale_shift: a per-channel shift has no exact integer form (with a hard reset to 0 it is "
+                "not a threshold shift, and the template has no bias input); affine scale or none builds")
+    if candidate.family == "conv" and int(candidate.kernel_size) != CONV_KERNEL:
         return f"conv kernel {candidate.kernel_size}: the template's convolution is {CONV_KERNEL}x{CONV_KERNEL}"
-    what = CONV_UNBUILT_TYPES.get(candidate.quantizer)
-    if candidate.quantizer == "ternary" and (candidate.quantizer_options or {}).get("algorithm") == "ttq":
-        what = "TTQ's two multipliers"
-    if what is not None:
-        return f"conv layers with {what} are not in the Verilog template yet (fully connected layers are)"
     return None
 
 
@@ -264,17 +269,14 @@ def layer_parameters(net: IntegerNetwork, lutram_max_depth: int = LUTRAM_MAX_DEP
         neuron = getattr(layer, "neuron", LIF) if spiking else LIF
         if form not in WFORM_CODES or neuron not in NEURON_CODES:
             raise _refuse(layer, f"the {form} weight form with the {neuron} neuron is not in the Verilog template")
-        if layer.kind == "conv" and (form != SCALED or neuron != LIF):
-            what = f"the {form} weight form" if form != SCALED else f"the {neuron} neuron"
-            raise _refuse(layer, f"{what} is built for fully connected layers only; the Verilog template's "
-                                 "3x3 convolution maps codes x one multiplier with LIF neurons (docs/export.md)")
         if form != SCALED and w != 2:
             raise _refuse(layer, f"the {form} weight form takes ternary 2-bit codes, not {w}-bit")
         b, k = _membrane(layer) if spiking and neuron == LIF else (2, 0)
         if spiking and neuron == QSNN:
             b = int(layer.membrane_bits or 0)
-            if not 2 <= b <= 12:
-                raise _refuse(layer, f"Q-SNN membrane bits {b}; the template's comparator bank takes 2..12")
+            if not 2 <= b <= QSNN_MAX_MEMBRANE_BITS:
+                raise _refuse(layer, f"Q-SNN membrane bits {b}; the template's comparator bank takes "
+                                     f"2..{QSNN_MAX_MEMBRANE_BITS}")
         if spiking and neuron == MFP:
             k = int(layer.leak_shift if layer.leak_shift is not None else -1)
             if k < 0:
@@ -299,6 +301,8 @@ def layer_parameters(net: IntegerNetwork, lutram_max_depth: int = LUTRAM_MAX_DEP
             source, vbits, a, dense = "spikes", 1, 1, 0
         lut_mult = int(dense and (i > 0 or w <= LUT_MULT_MAX_BITS))  # a pooled sum 0..4 is a shift-add
         n_out = int(layer.codes.shape[0])
+        sets = net.timesteps if form == PER_TIMESTEP else 1
+        max_in = {"static": STATIC_INPUT_MAX_CODE}.get(source, AVG_SUM_MAX if vbits == AVG_SUM_BITS else 1)
         if layer.kind == "conv":
             if not spiking:
                 raise _refuse(layer, "a conv readout is not in the Verilog template; accepted: a fully connected readout")
@@ -318,13 +322,17 @@ def layer_parameters(net: IntegerNetwork, lutram_max_depth: int = LUTRAM_MAX_DEP
                                      "convolution with padding 1")
             n_in = cin * CONV_KERNEL * CONV_KERNEL
             n_groups = groups(n_out, p)
+            acc = timestep_acc_bits(w, n_in, vbits)
+            extra = _added_form_fields(layer, neuron, b, k, acc, max_in, net.timesteps)
             out.append(LayerParameters(
                 name=layer.name, n_in=n_in, n_out=n_out, p=p, w=w, enc=int(layer.weight_encoding == ODD_LEVELS),
-                dense=dense, a=a, lut_mult=lut_mult, readout=0, b=b, acc=timestep_acc_bits(w, n_in, vbits),
+                dense=dense, a=a, lut_mult=lut_mult, readout=0, b=b, acc=acc,
                 racc=accumulator_bits(w, n_in, net.timesteps), mb=SCALE_CODE_BITS, f=int(layer.scale_bits), k=k,
-                wstyle=rom_style(n_groups * n_in, lutram_max_depth), sstyle=rom_style(n_groups, lutram_max_depth),
+                wstyle=rom_style(n_groups * n_in * sets, lutram_max_depth),
+                sstyle=rom_style(n_groups * sets, lutram_max_depth),
                 mstyle=memory_style(n_groups * height * width, lutram_max_depth), kind="conv", cin=cin,
                 height=height, width=width, pool=POOL_CODES[layer.pool_after], input_source=source,
+                wform=WFORM_CODES[form], timesteps=int(net.timesteps), **extra,
             ))
         else:
             if layer.codes.ndim != 2:
@@ -337,8 +345,7 @@ def layer_parameters(net: IntegerNetwork, lutram_max_depth: int = LUTRAM_MAX_DEP
             if not spiking and form != SCALED:  # the readout sums I(t) (multipliers per sign or timestep)
                 racc = product_readout_bits(w, n_in, vbits, net.timesteps)
             acc = timestep_acc_bits(w, n_in, vbits)
-            sets = net.timesteps if form == PER_TIMESTEP else 1
-            extra = _added_form_fields(layer, neuron, b, k, acc, vbits, net.timesteps) if spiking else {}
+            extra = _added_form_fields(layer, neuron, b, k, acc, max_in, net.timesteps) if spiking else {}
             out.append(LayerParameters(
                 name=layer.name, n_in=n_in, n_out=n_out, p=p, w=w, enc=int(layer.weight_encoding == ODD_LEVELS),
                 dense=dense, a=a, lut_mult=lut_mult, readout=int(not spiking), b=b,
@@ -352,29 +359,29 @@ def layer_parameters(net: IntegerNetwork, lutram_max_depth: int = LUTRAM_MAX_DEP
     return out
 
 
-def _threshold_spec(layer: IntegerLayer, neuron: str, b: int, k: int, vbits: int, timesteps: int):
-    """The cost model's LayerSpec fields that size a Q-SNN or MFP layer's state and threshold ROM."""
+def _threshold_spec(layer: IntegerLayer, neuron: str, b: int, k: int, max_in: int, timesteps: int):
+    """The cost model's LayerSpec fields that size a Q-SNN or MFP layer's state and threshold ROM
+    (max_in: the largest input value, 255 static codes, 4 pooled sums, 1 spikes and events)."""
     from cost_models.network import LayerSpec
 
     fan_in = int(np.prod(layer.codes.shape[1:]))
-    max_in = vbits if vbits == 1 else 2**vbits - 1  # static codes 0..255; spikes 1
     return LayerSpec(
         name=layer.name, index=0, kind="linear", in_shape=(fan_in,), out_shape=(layer.out_channels,), fan_in=fan_in,
         n_weights=fan_in * layer.out_channels, out_channels=layer.out_channels, n_neurons=layer.out_channels,
         weight_bits=int(layer.weight_bits), membrane_bits=b if neuron == QSNN else None, spiking=True,
-        input_is_spike=vbits == 1, parallelism=int(layer.parallelism), pool_after=None, kernel_size=1, padding=0,
+        input_is_spike=max_in == 1, parallelism=int(layer.parallelism), pool_after=None, kernel_size=1, padding=0,
         timesteps=timesteps, has_membrane_state=neuron != MFP, weight_sets=1, weight_storage_bits=int(layer.weight_bits),
-        weight_read_bits=int(layer.weight_bits), input_bits=vbits, neuron=neuron, leak_shift=k,
-        input_max_code=min(max_in, 255),
+        weight_read_bits=int(layer.weight_bits), input_bits=max_in.bit_length(), neuron=neuron,
+        leak_shift=k, input_max_code=max_in,
     )
 
 
-def _added_form_fields(layer: IntegerLayer, neuron: str, b: int, k: int, acc: int, vbits: int,
+def _added_form_fields(layer: IntegerLayer, neuron: str, b: int, k: int, acc: int, max_in: int,
                        timesteps: int) -> dict:
     """Q-SNN and MFP parameters: state and threshold ROM widths as cost_models.fpga books them."""
     if neuron == LIF:
         return {}
-    spec = _threshold_spec(layer, neuron, b, k, vbits, timesteps)
+    spec = _threshold_spec(layer, neuron, b, k, max_in, timesteps)
     rom = threshold_memory(spec, acc)
     fields = {"neuron": NEURON_CODES[neuron], "nthr": rom.depth, "tw": rom.width}
     if neuron == QSNN:
@@ -558,7 +565,8 @@ def design_memories(params: list[LayerParameters], stream: EventInput | None = N
         if prm.neuron:
             mems.append(Memory(prm.name, "thresholds", f"{inst}.th.trom", prm.tw, prm.nthr, prm.tstyle))
         if prm.kind == "conv":
-            mems.append(Memory(prm.name, "membranes", f"{inst}.mram", prm.p * prm.b, prm.membrane_depth, prm.mstyle))
+            mems.append(Memory(prm.name, "membranes", f"{inst}.mram", prm.p * prm.state_bits, prm.membrane_depth,
+                               prm.mstyle))
             depth = prm.out_values
             mems.append(Memory(prm.name, "spikes", f"{prm.name}_map", prm.out_value_bits, depth,
                                memory_style(depth, lutram_max_depth)))
@@ -783,7 +791,7 @@ def top_verilog(net: IntegerNetwork, params: list[LayerParameters], lutram_max_d
                 "    snn_conv #(",
                 f"        {_param_list(prm.verilog())}",
                 f"    ) u_{name} (",
-                f"        .clk(clk), .rst(rst), .start({name}_start), .first_step(first_step),",
+                f"        .clk(clk), .rst(rst), .start({name}_start), .first_step(first_step), .tstep(t),",
                 f"        .in_raddr({name}_raddr), .in_rdata({name}_rdata),",
                 f"        .out_we({name}_out_we), .out_addr({name}_out_addr), .out_data({name}_out_data),",
                 f"        .sp_we({name}_sp_we), .sp_idx({name}_sp_idx),",

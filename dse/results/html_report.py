@@ -15,6 +15,7 @@ from typing import Any
 import optuna
 
 from dse.results.plots import AXES, StudyView, figure_bytes, figures, hypervolume_units, reference_label
+from dse.results.cost_table import is_calibrated
 from dse.results.front import TABLE_COLUMNS, format_row, trial_row
 
 STYLE = """
@@ -73,6 +74,11 @@ def target_section(view: StudyView) -> str:
     items = [("name", t.name), ("kind", t.kind), ("description", t.description), ("clock", f"{t.clock_hz / 1e6:g} MHz"),
              ("static power", f"{t.static_power_w:g} W")]
     items += [(f"capacity {k}", f"{v:,}") for k, v in t.capacities.items()]
+    if is_calibrated(t):
+        points = (t.calibration or {}).get("points")
+        items.append(("template constants", "calibrated (dse calibrate" + (f", {points} synthesized designs" if points
+                                                                          else "") + "): LUT and FF below show the "
+                      "calibrated and the default constants side by side (LUT dflt, FF dflt)"))
     return "<h2>Target</h2>" + _pairs(items)
 
 
@@ -118,7 +124,7 @@ def plots_section(view: StudyView, image_format: str) -> str:
 def layer_section(view: StudyView) -> str:
     """Per-layer cost table (the `dse estimate` table) of each front member, from its stored report."""
     from cost_models.report import CostReport
-    from dse.results.cost_table import layer_table
+    from dse.results.cost_table import default_constant_resources, layer_table
     from search_spaces.candidate import Candidate
 
     if not view.front:
@@ -129,7 +135,8 @@ def layer_section(view: StudyView) -> str:
     for trial in view.front:
         candidate = Candidate.from_dict(trial.user_attrs["candidate"])
         report = CostReport.from_dict(trial.user_attrs["cost"])
-        columns, rows = layer_table(candidate, report)
+        columns, rows = layer_table(candidate, report, default_constant_resources(candidate, view.target)
+                                    if report.target_kind == "fpga" else None)
         rates = trial.user_attrs.get("firing_rates") or {}
         rate_text = ", ".join(f"{k} {v:.3g}" for k, v in rates.items()) or "-"
         parts.append(
@@ -143,13 +150,76 @@ def layer_section(view: StudyView) -> str:
     return "".join(parts)
 
 
-def report_html(study: optuna.Study, view: StudyView, storage_url: str, image_format: str = "png") -> str:
-    """The whole report as one HTML document."""
+NEUROBENCH_COLUMNS = (
+    "trial", "samples", "Footprint (B)", "ConnectionSparsity", "ActivationSparsity", "Effective_ACs", "Effective_MACs",
+    "Dense", "dse memory (bits)", "dse ACs (dense)", "dse effective ACs", "dse MACs",
+)
+NEUROBENCH_DIFFERENCES = (  # the report's footnote; docs/cost-models.md#neurobench has the full list
+    "Footprint: bytes of the exported model's float32 parameters and buffers (4 B per weight, zero or not); dse memory: "
+    "the bit-true storage (weight bits, membrane registers, readout accumulators, fp16 per-channel scales). "
+    "Effective_ACs: input events x nonzero weights in every layer whose input in a forward call is binary; equal to the "
+    "dse effective ACs, except after average pooling (fractional inputs: NeuroBench books that layer under "
+    "Effective_MACs) and for tawq (NeuroBench uses each timestep's own weights, dse their mean). Effective_MACs: nonzero "
+    "inputs x nonzero weights of layers with non-binary input (the static layer 0); dse MACs count every weight use of "
+    "layer 0, zeros included. Dense: every weight at every timestep as if every input were nonzero, all layers; dse ACs: "
+    "events x every weight they reach. ActivationSparsity: share of zero neuron outputs over layers, timesteps and "
+    "samples. ConnectionSparsity: share of zero weights (NeuroBench rounds it to 4 decimals)."
+)
+
+
+def neurobench_section(study: optuna.Study, view: StudyView, records: dict[int, Any] | None = None) -> str:
+    """NeuroBench's figures of each front member next to the project's counts on the same samples
+    (dse/results/neurobench_metrics.py); `records` None: those stored in the study."""
+    from dse.results.neurobench_metrics import DOCS, MISSING_NOTE, neurobench_version, stored_records
+
+    if not view.front:
+        return ""
+    if records is None:
+        records = stored_records(study, (t.number for t in view.front))
+    rows, reasons, missing, meta = [], [], [], None
+    for trial in view.front:
+        record = records.get(trial.number)
+        if isinstance(record, str):  # why it could not be measured
+            reasons.append(f"trial {trial.number}: {record}")
+            continue
+        if not isinstance(record, dict):
+            missing.append(str(trial.number))
+            continue
+        nb, ops, own = record["neurobench"], record["neurobench"]["SynapticOperations"], record["dse"]
+        meta = meta or record
+        rows.append([trial.number, record["samples"], nb["Footprint"], f"{nb['ConnectionSparsity']:.4f}",
+                     f"{nb['ActivationSparsity']:.4f}", f"{ops['Effective_ACs']:.6g}", f"{ops['Effective_MACs']:.6g}",
+                     f"{ops['Dense']:.6g}", own["memory_bits"], f"{own['acs']:.6g}", f"{own['effective_acs']:.6g}", own["macs"]])
+    parts = ["<h2>NeuroBench metrics of the front members</h2>"]
+    if meta is not None:
+        parts.append(
+            f"<p class=note>Computed by the neurobench package {escape(str(meta.get('neurobench_version')))} on each "
+            f"member's standard-layer export (plain Linear/Conv2d with its quantized weights), per sample over the "
+            f"{escape(str(meta['split']))} split; the dse columns are the project's counts on the same weights and samples "
+            f"(the cost tables above were measured on the validation split).</p>"
+            + _table(list(NEUROBENCH_COLUMNS), rows)
+            + f"<p class=note>Definitions differ. {escape(NEUROBENCH_DIFFERENCES)} Full list: {escape(DOCS)}.</p>"
+        )
+    if reasons:
+        parts.append("<p class=note>Not measured: " + escape("; ".join(reasons)) + "</p>")
+    if missing:
+        why = MISSING_NOTE if neurobench_version() is None else "not measured"
+        parts.append(f"<p class=note>Trial(s) {escape(', '.join(missing))}: {escape(why)}.</p>")
+    return "".join(parts)
+
+
+def report_html(
+    study: optuna.Study, view: StudyView, storage_url: str, image_format: str = "png",
+    neurobench_records: dict[int, Any] | None = None,
+) -> str:
+    """The whole report as one HTML document; `neurobench_records` by trial (neurobench_metrics.front_records),
+    None: the records stored in the study."""
     created = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     title = f"dse report: study {view.name}"
     return (
         f"<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8><title>{escape(title)}</title>"
         f"<style>{STYLE}</style></head><body><h1>{escape(title)}</h1><p class=note>written {created}</p>"
         + settings_section(view, storage_url, study) + target_section(view) + front_section(view) + reference_section(view)
-        + plots_section(view, image_format) + layer_section(view) + "</body></html>\n"
+        + plots_section(view, image_format) + layer_section(view) + neurobench_section(study, view, neurobench_records)
+        + "</body></html>\n"
     )

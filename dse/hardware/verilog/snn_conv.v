@@ -1,5 +1,5 @@
 // One 3x3 convolution layer (padding 1, stride 1) of the snn-dse FPGA template, with its
-// LIF neurons and an optional 2x2 pooling of the output spikes (docs/integer-semantics.md;
+// spiking neurons and an optional 2x2 pooling of the output spikes (docs/integer-semantics.md;
 // docs/export.md, "Verilog template").
 //
 // P parallel units work on a group of P output channels. Timestep-major, dense gather: for each
@@ -17,10 +17,22 @@
 // Input values: BIN = 1: 0/1 (spikes, event frames: accumulate the weight); else signed A-bit
 // codes (static input, or a pooled sum zero-extended) multiplied by the weight (LUT shift-add
 // when LUT_MULT, else `*`).
-// Memories: weight ROM (depth GROUPS x CIN*9, width P x W), scale ROM (depth GROUPS, width
-// P x MB), membrane RAM (depth GROUPS x H*WD, width P x B). The input and output feature maps
-// live in the top (snn_top.v).
-// The unit's multiplier and LIF update are snn_wmul and snn_lif of snn_layer.v (read it too).
+// The added integer forms (docs/integer-semantics.md, "Added forms"), as in snn_layer.v:
+//   WFORM 1 (TTQ, sign_scales): two accumulators per unit, acc+ (inputs of +1 codes) and acc-
+//                 (inputs of -1 codes); I = acc+ M - acc- Mn (the scale word holds M and Mn).
+//   WFORM 2 (TaWQ, per_timestep): TS = T code and scale sets; timestep t reads set t.
+//   NEURON 1 (Q-SNN): level state j (B bits), H = j MA + I, a bank of 2L comparators per unit
+//                 against the threshold ROM (Theta, B_1 .. B_2L): snn_qsnn.
+//   NEURON 2 (MFP): reset-free V = (2^K - 1) V + 2^(K t) I (SB bits per neuron), spike iff
+//                 V >= Theta_t from the threshold ROM (T words): snn_mfp.
+// Every form keeps the schedule: per position 9 CIN tap cycles + S_POS, S_DRAIN, S_MUL, S_UPD,
+// P emit cycles and S_NEXT, whatever WFORM and NEURON.
+// Memories: weight ROM (depth TS x GROUPS x CIN*9, width P x W), scale ROM (depth TS x GROUPS,
+// width NS x P x MB; NS = 2 for TTQ), state RAM (depth GROUPS x H*WD, width P x B, MFP: P x SB),
+// threshold ROM (NEURON 1, 2: NTHR words of TW bits, read in parallel). The input and output
+// feature maps live in the top (snn_top.v).
+// The unit's multiplier and neuron updates are snn_wmul, snn_lif, snn_qsnn and snn_mfp of
+// snn_layer.v (read it too).
 `default_nettype none
 
 module snn_conv #(
@@ -45,6 +57,16 @@ module snn_conv #(
     parameter WSTYLE = "block",
     parameter SSTYLE = "auto",
     parameter MSTYLE = "distributed",
+    parameter integer WFORM = 0,       // 0 codes x M; 1 TTQ (M for +1 codes, Mn for -1 codes); 2 TaWQ (per timestep)
+    parameter integer NEURON = 0,      // 0 LIF; 1 Q-SNN (level state, comparator bank); 2 MFP (reset-free integrator)
+    parameter integer T = 1,           // timesteps (width of tstep)
+    parameter integer TS = 1,          // weight and scale sets (TaWQ: T)
+    parameter integer SB = 8,          // MFP: integrator state bits per neuron
+    parameter integer NTHR = 1,        // threshold ROM words (Q-SNN: 2L + 1; MFP: T)
+    parameter integer TW = 8,          // threshold ROM word bits (signed)
+    parameter integer MA = 0,          // Q-SNN: leak multiplier Ma (unsigned, < 2^MB)
+    parameter TMEM = "t.mem",          // $readmemh file of the threshold ROM (NEURON 1, 2)
+    parameter TSTYLE = "auto",         // rom_style of the threshold ROM (read in parallel: LUT logic)
     // derived
     parameter integer FAN = CIN * 9,
     parameter integer GROUPS = (COUT + P - 1) / P,
@@ -62,7 +84,12 @@ module snn_conv #(
     parameter integer OVW = (N_OUTV > 1) ? $clog2(N_OUTV) : 1,
     parameter integer NNW = (N_NEUR > 1) ? $clog2(N_NEUR) : 1,
     parameter integer IDW = BIN ? 1 : A,
-    parameter integer WDEPTH = GROUPS * FAN,
+    parameter integer TBW = (T > 1) ? $clog2(T) : 1,
+    parameter integer NS = (WFORM == 1) ? 2 : 1,                       // multipliers per unit
+    parameter integer SW = (NEURON == 2) ? SB : B,                     // state bits per unit
+    parameter integer SDEPTH = GROUPS * TS,
+    parameter integer SAW = (SDEPTH > 1) ? $clog2(SDEPTH) : 1,
+    parameter integer WDEPTH = GROUPS * FAN * TS,
     parameter integer WAW = (WDEPTH > 1) ? $clog2(WDEPTH) : 1,
     parameter integer GW = (GROUPS > 1) ? $clog2(GROUPS) : 1,
     parameter integer MDEPTH = GROUPS * HW,
@@ -76,7 +103,8 @@ module snn_conv #(
     input wire clk,
     input wire rst,
     input wire start,                    // pulse: run one timestep
-    input wire first_step,               // t == 0: stored membranes read as 0
+    input wire first_step,               // t == 0: stored states read as 0
+    input wire [TBW-1:0] tstep,          // t (TaWQ sets, MFP shift and threshold)
     output wire [IAW-1:0] in_raddr,      // input map read address c*H*WD + y*WD + x
     input wire [IDW-1:0] in_rdata,       // registered read data, one cycle after in_raddr
     output reg out_we,                   // one output map value
@@ -88,14 +116,29 @@ module snn_conv #(
 );
     // ---------------- memories ----------------
     (* rom_style = WSTYLE, ram_style = WSTYLE *) reg [P*W-1:0] wrom [0:WDEPTH-1];
-    (* rom_style = SSTYLE, ram_style = SSTYLE *) reg [P*MB-1:0] srom [0:GROUPS-1];
-    (* ram_style = MSTYLE *) reg [P*B-1:0] mram [0:MDEPTH-1];
+    (* rom_style = SSTYLE, ram_style = SSTYLE *) reg [NS*P*MB-1:0] srom [0:SDEPTH-1];
+    (* ram_style = MSTYLE *) reg [P*SW-1:0] mram [0:MDEPTH-1];
     integer init_i;
     initial begin
         $readmemh(WMEM, wrom);
         $readmemh(SMEM, srom);
-        for (init_i = 0; init_i < MDEPTH; init_i = init_i + 1) mram[init_i] = {P*B{1'b0}};
+        for (init_i = 0; init_i < MDEPTH; init_i = init_i + 1) mram[init_i] = {P*SW{1'b0}};
     end
+
+    // threshold ROM (Q-SNN: Theta, B_1 .. B_2L; MFP: Theta_t), read in parallel as a flat vector
+    wire [NTHR*TW-1:0] thr_flat;
+    genvar tn;
+    generate
+        if (NEURON != 0) begin : th
+            (* rom_style = TSTYLE, ram_style = TSTYLE *) reg [TW-1:0] trom [0:NTHR-1];
+            initial $readmemh(TMEM, trom);
+            for (tn = 0; tn < NTHR; tn = tn + 1) begin : rd
+                assign thr_flat[tn*TW +: TW] = trom[tn];
+            end
+        end else begin : nth
+            assign thr_flat = {NTHR*TW{1'b0}};
+        end
+    endgenerate
 
     // ---------------- control registers ----------------
     localparam [2:0] S_IDLE = 3'd0, S_POS = 3'd1, S_ACC = 3'd2, S_DRAIN = 3'd3,
@@ -103,7 +146,8 @@ module snn_conv #(
     reg [2:0] state;
     reg [GW-1:0] g;
     reg [OCW-1:0] obase;         // g * P
-    reg [WAW-1:0] wbase;         // g * FAN
+    reg [WAW-1:0] wbase;         // (t_set * GROUPS + g) * FAN
+    reg [SAW-1:0] sbase;         // t_set * GROUPS (TaWQ)
     reg [MAW-1:0] mbase;         // g * H * WD
     reg [YW-1:0] by, dy;
     reg [XW-1:0] bx, dx;
@@ -122,31 +166,33 @@ module snn_conv #(
     assign in_raddr = inb ? raddr_full[IAW-1:0] : {IAW{1'b0}};
     wire last_tap = (c == CIN - 1) && (ky == 2) && (kx == 2);
 
-    // weight ROM (read every cycle at the current tap), scale ROM and membrane RAM (at the
+    // weight ROM (read every cycle at the current tap), scale ROM and state RAM (at the
     // current group and position: stable from S_POS to S_UPD)
     wire [WAW-1:0] w_raddr = wbase + j;
     reg [P*W-1:0] w_rdata;
     always @(posedge clk) w_rdata <= wrom[w_raddr];
     wire [MAW+YW+XW:0] maddr_full = mbase + y * WD + x;
     wire [MAW-1:0] m_addr = maddr_full[MAW-1:0];
-    reg [P*MB-1:0] s_rdata;
-    reg [P*B-1:0] m_rdata;
+    wire [SAW-1:0] s_addr = (TS > 1) ? sbase + g : g;
+    reg [NS*P*MB-1:0] s_rdata;
+    reg [P*SW-1:0] m_rdata;
     reg m_we;
-    reg [P*B-1:0] m_wdata;
+    reg [P*SW-1:0] m_wdata;
     always @(posedge clk) begin
-        s_rdata <= srom[g];
+        s_rdata <= srom[s_addr];
         m_rdata <= mram[m_addr];
         if (m_we) mram[m_addr] <= m_wdata;
     end
 
     // ---------------- P units ----------------
     reg signed [ACC-1:0] acc [0:P-1];
+    reg signed [ACC-1:0] accn [0:P-1];  // TTQ: inputs of -1 codes
     reg signed [ACC+MB:0] prod [0:P-1];
-    reg signed [B-1:0] m_cur [0:P-1];
+    reg signed [SW-1:0] m_cur [0:P-1];
     reg [P-1:0] spk;             // spikes of the position being emitted
     reg [OB-1:0] pacc [0:P-1];   // pooling accumulators
     wire [P-1:0] spike;
-    wire [P*B-1:0] m_next;
+    wire [P*SW-1:0] m_next;
     wire signed [A-1:0] xin = in_rdata;
 
     genvar u;
@@ -165,21 +211,48 @@ module snn_conv #(
                 assign term = p_full;
             end
 
-            always @(posedge clk) begin
-                if (state == S_POS) acc[u] <= 0;
-                else if (v1) acc[u] <= acc[u] + term;
-            end
-
             wire [MB-1:0] mval = s_rdata[u*MB +: MB];
-            wire signed [B-1:0] mst = first_step ? {B{1'b0}} : m_rdata[u*B +: B];
-            always @(posedge clk) if (state == S_MUL) begin
-                prod[u] <= acc[u] * $signed({1'b0, mval});
-                m_cur[u] <= mst;
+            wire signed [SW-1:0] mst = first_step ? {SW{1'b0}} : m_rdata[u*SW +: SW];
+            if (WFORM == 1) begin : ttq
+                // acc+ sums the inputs of +1 codes, acc- those of -1 codes (term = q x)
+                always @(posedge clk) begin
+                    if (state == S_POS) begin
+                        acc[u] <= 0;
+                        accn[u] <= 0;
+                    end else if (v1) begin
+                        if (wval > 0) acc[u] <= acc[u] + term;
+                        if (wval < 0) accn[u] <= accn[u] - term;
+                    end
+                end
+                wire [MB-1:0] mneg = s_rdata[(P+u)*MB +: MB];
+                always @(posedge clk) if (state == S_MUL) begin
+                    prod[u] <= acc[u] * $signed({1'b0, mval}) - accn[u] * $signed({1'b0, mneg});
+                    m_cur[u] <= mst;
+                end
+            end else begin : one
+                always @(posedge clk) begin
+                    if (state == S_POS) acc[u] <= 0;
+                    else if (v1) acc[u] <= acc[u] + term;
+                end
+                always @(posedge clk) if (state == S_MUL) begin
+                    prod[u] <= acc[u] * $signed({1'b0, mval});
+                    m_cur[u] <= mst;
+                end
             end
 
             wire valid_unit = ({1'b0, obase} + u) < COUT;
-            snn_lif #(.B(B), .ACC(ACC), .MB(MB), .F(F), .K(K)) neuron (
-                .m(m_cur[u]), .prod(prod[u]), .valid(valid_unit), .spike(spike[u]), .m_next(m_next[u*B +: B]));
+            if (NEURON == 1) begin : qsnn  // SW = B
+                snn_qsnn #(.B(B), .ACC(ACC), .MB(MB), .MA(MA), .TW(TW), .NTHR(NTHR)) neuron (
+                    .j(m_cur[u]), .prod(prod[u]), .thr(thr_flat), .valid(valid_unit), .spike(spike[u]),
+                    .j_next(m_next[u*SW +: SW]));
+            end else if (NEURON == 2) begin : mfp  // SW = SB
+                snn_mfp #(.SB(SB), .ACC(ACC), .MB(MB), .K(K), .T(T), .TW(TW), .NTHR(NTHR), .TBW(TBW)) neuron (
+                    .v(m_cur[u]), .prod(prod[u]), .tstep(tstep), .thr(thr_flat), .valid(valid_unit),
+                    .spike(spike[u]), .v_next(m_next[u*SW +: SW]));
+            end else begin : lif  // SW = B
+                snn_lif #(.B(B), .ACC(ACC), .MB(MB), .F(F), .K(K)) neuron (
+                    .m(m_cur[u]), .prod(prod[u]), .valid(valid_unit), .spike(spike[u]), .m_next(m_next[u*SW +: SW]));
+            end
 
             // pooling accumulator: restarts at the first position of a block
             wire first_in_block = (dy == 0) && (dx == 0);
@@ -210,7 +283,8 @@ module snn_conv #(
                 S_IDLE: if (start) begin
                     g <= 0;
                     obase <= 0;
-                    wbase <= 0;
+                    wbase <= (TS > 1) ? tstep * (GROUPS * FAN) : 0;
+                    sbase <= (TS > 1) ? tstep * GROUPS : 0;
                     mbase <= 0;
                     by <= 0; bx <= 0; dy <= 0; dx <= 0;
                     state <= S_POS;

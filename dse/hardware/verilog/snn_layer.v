@@ -20,7 +20,8 @@
 //   NEURON 2 (MFP): reset-free V = (2^K - 1) V + 2^(K t) I (SB bits per neuron);
 //                 spike = V >= Theta_t, the threshold ROM holding Theta_t per timestep.
 // Spikes are written serially (lowest unit first) to the next layer's event list.
-// The file also holds snn_wmul (weight x input code) and snn_lif (LIF update), shared with snn_conv.
+// The file also holds snn_wmul (weight x input code), snn_lif (LIF update), snn_qsnn (Q-SNN update)
+// and snn_mfp (MFP integrator), shared with snn_conv.
 // Memories: weight ROM (depth GROUPS x N_IN, width P x W), scale ROM (depth GROUPS, width
 // P x MB), membrane / readout accumulator RAM (depth GROUPS, width P x B or P x RACC).
 `default_nettype none
@@ -143,6 +144,7 @@ module snn_layer #(
     reg [EW-1:0] e;             // next event to issue
     reg [EW-1:0] count;
     reg v1, v2, v3;             // pipeline valid: list data, weight address, weight data
+    reg [1:0] drain;            // S_DRAIN cycles so far: a fixed 3, so a group's cycles are linear in its events
     reg signed [A-1:0] x1, x2;  // dense: input code aligned with the stages
     reg [P-1:0] mask;
     reg [NW-1:0] gbase;         // g * P (first neuron of the group)
@@ -226,48 +228,16 @@ module snn_layer #(
                 assign m_next[u*SW +: SW] = sum;
                 assign spike[u] = 1'b0;
             end else if (NEURON == 1) begin : qsnn
-                localparam integer HW = ((B > ACC) ? B : ACC) + MB + 1;  // |j Ma| + |I| < 2^(HW-1)
-                localparam integer L = (1 << (B - 1)) - 1;
-                localparam [MB-1:0] MAU = MA;
-                wire signed [B-1:0] jst = m_cur[u];
-                wire signed [HW-1:0] jterm;
-                if (B <= 4) begin : lutma  // shift-add (the cost model's LUT multiplier rule)
-                    integer mi;
-                    reg signed [HW-1:0] ja;
-                    always @* begin
-                        ja = 0;
-                        for (mi = 0; mi < MB; mi = mi + 1)
-                            if (MAU[mi]) ja = ja + ($signed({{(HW-B){jst[B-1]}}, jst}) <<< mi);
-                    end
-                    assign jterm = ja;
-                end else begin : dspma
-                    assign jterm = jst * $signed({1'b0, MAU});
-                end
-                wire signed [HW-1:0] H = jterm + prod[u];
-                wire signed [TW-1:0] HX = H;
                 wire valid_unit = ({1'b0, gbase} + u) < N_OUT;
-                assign spike[u] = valid_unit && (HX >= $signed(thr_flat[0 +: TW]));
-                integer ci;
-                reg [B-1:0] above;  // #{n : H >= B_n}, 0 .. 2L
-                always @* begin
-                    above = 0;
-                    for (ci = 1; ci <= 2 * L; ci = ci + 1)
-                        if (HX >= $signed(thr_flat[ci*TW +: TW])) above = above + 1'b1;
-                end
-                wire signed [B:0] lv = $signed({1'b0, above}) - L;
-                wire signed [B-1:0] level = lv[B-1:0];
-                assign m_next[u*SW +: SW] = spike[u] ? {SW{1'b0}} : level;
+                snn_qsnn #(.B(B), .ACC(ACC), .MB(MB), .MA(MA), .TW(TW), .NTHR(NTHR)) neuron (
+                    .j(m_cur[u]), .prod(prod[u]), .thr(thr_flat), .valid(valid_unit), .spike(spike[u]),
+                    .j_next(m_next[u*SW +: SW]));
                 assign racc_next[u*RACC +: RACC] = {RACC{1'b0}};
-            end else if (NEURON == 2) begin : mfp
-                localparam integer IW = ACC + MB + 1 + K * (T - 1);  // 2^(K t) I
-                localparam integer VW = ((SB > IW) ? SB : IW) + K + 2;
-                wire signed [VW-1:0] vprev = m_cur[u];
-                wire signed [VW-1:0] ishift = $signed(prod[u]) <<< (K * tstep);
-                wire signed [VW-1:0] V = ((vprev <<< K) - vprev) + ishift;
-                wire signed [TW-1:0] thr_t = thr_flat[tstep*TW +: TW];
+            end else if (NEURON == 2) begin : mfp  // SW = SB
                 wire valid_unit = ({1'b0, gbase} + u) < N_OUT;
-                assign spike[u] = valid_unit && ($signed(V[TW-1:0]) >= thr_t);  // |V| < 2^(SB-1), TW = SB + 1
-                assign m_next[u*SW +: SW] = V[SW-1:0];
+                snn_mfp #(.SB(SB), .ACC(ACC), .MB(MB), .K(K), .T(T), .TW(TW), .NTHR(NTHR), .TBW(TBW)) neuron (
+                    .v(m_cur[u]), .prod(prod[u]), .tstep(tstep), .thr(thr_flat), .valid(valid_unit), .spike(spike[u]),
+                    .v_next(m_next[u*SW +: SW]));
                 assign racc_next[u*RACC +: RACC] = {RACC{1'b0}};
             end else begin : lif  // SW = B
                 wire valid_unit = ({1'b0, gbase} + u) < N_OUT;
@@ -320,14 +290,15 @@ module snn_layer #(
                     state <= S_ACC;
                 end
                 S_ACC: begin
+                    drain <= 2'd0;
                     if (e < count) e <= e + 1;
                     else state <= S_DRAIN;
                 end
-                S_DRAIN: if (!v1 && !v2 && !v3) begin
+                S_DRAIN: if (drain == 2'd2) begin  // 3 cycles: the last event's weight read and accumulate
                     s_raddr <= g;
                     sc_raddr <= sbase + g;
                     state <= S_RD;
-                end
+                end else drain <= drain + 2'd1;
                 S_RD: state <= S_MUL;     // scale ROM and state RAM read
                 S_MUL: state <= S_UPD;    // product register
                 S_UPD: begin
@@ -445,6 +416,88 @@ module snn_lif #(
     wire signed [B-1:0] hc = (h > HI) ? HI[B-1:0] : (h < LO) ? LO[B-1:0] : h[B-1:0];
     assign spike = valid && (h >= THR);
     assign m_next = spike ? {B{1'b0}} : hc;
+endmodule
+
+// Q-SNN update of one unit (combinational; j and prod are registers of the layer):
+//   H = j Ma + prod;  spike = valid && H >= Theta;  j_next = spike ? 0 : -L + #{n : H >= B_n}
+// with L = 2^(B-1) - 1 and thr the threshold ROM read in parallel (Theta, B_1 .. B_2L; TW-bit words):
+// a bank of 2L comparators. j x Ma is a shift-add in LUTs for B <= 4, else `*` (a DSP).
+module snn_qsnn #(
+    parameter integer B = 8,           // level state bits: j in [-L, L]
+    parameter integer ACC = 12,        // per-timestep accumulator bits
+    parameter integer MB = 17,         // scale multiplier bits
+    parameter integer MA = 0,          // leak multiplier Ma (unsigned, < 2^MB)
+    parameter integer TW = 8,          // threshold word bits (H bits + 1)
+    parameter integer NTHR = 1         // threshold words: 2L + 1
+) (
+    input wire signed [B-1:0] j,       // stored level
+    input wire signed [ACC+MB:0] prod, // I: acc x M (TTQ: acc+ M - acc- Mn)
+    input wire [NTHR*TW-1:0] thr,      // Theta, B_1 .. B_2L
+    input wire valid,                  // a real neuron (not padding of the last group)
+    output wire spike,
+    output wire [B-1:0] j_next
+);
+    localparam integer HW = ((B > ACC) ? B : ACC) + MB + 1;  // |j Ma| + |I| < 2^(HW-1)
+    localparam integer L = (1 << (B - 1)) - 1;
+    localparam [MB-1:0] MAU = MA;
+    wire signed [HW-1:0] jterm;
+    generate
+        if (B <= 4) begin : lutma  // shift-add (the cost model's LUT multiplier rule)
+            integer mi;
+            reg signed [HW-1:0] ja;
+            always @* begin
+                ja = 0;
+                for (mi = 0; mi < MB; mi = mi + 1)
+                    if (MAU[mi]) ja = ja + ($signed({{(HW-B){j[B-1]}}, j}) <<< mi);
+            end
+            assign jterm = ja;
+        end else begin : dspma
+            assign jterm = j * $signed({1'b0, MAU});
+        end
+    endgenerate
+    wire signed [HW-1:0] H = jterm + prod;
+    wire signed [TW-1:0] HX = H;
+    assign spike = valid && (HX >= $signed(thr[0 +: TW]));
+    integer ci;
+    reg [B-1:0] above;  // #{n : H >= B_n}, 0 .. 2L
+    always @* begin
+        above = 0;
+        for (ci = 1; ci <= 2 * L; ci = ci + 1)
+            if (HX >= $signed(thr[ci*TW +: TW])) above = above + 1'b1;
+    end
+    wire signed [B:0] lv = $signed({1'b0, above}) - L;
+    assign j_next = spike ? {B{1'b0}} : lv[B-1:0];
+endmodule
+
+// MFP update of one unit (combinational; v and prod are registers of the layer): the reset-free
+// integrator V = (2^K - 1) v + 2^(K t) prod (no rounding, SB bits hold it for T steps);
+// spike = valid && V >= Theta_t, thr the threshold ROM read in parallel (Theta_0 .. Theta_{T-1}).
+module snn_mfp #(
+    parameter integer SB = 8,          // integrator state bits
+    parameter integer ACC = 12,        // per-timestep accumulator bits
+    parameter integer MB = 17,         // scale multiplier bits
+    parameter integer K = 1,           // leak shift: tau = 2^K
+    parameter integer T = 1,           // timesteps
+    parameter integer TW = 9,          // threshold word bits (SB + 1)
+    parameter integer NTHR = 1,        // threshold words: T
+    parameter integer TBW = 1          // bits of tstep
+) (
+    input wire signed [SB-1:0] v,      // stored V_{t-1}
+    input wire signed [ACC+MB:0] prod, // I(t)
+    input wire [TBW-1:0] tstep,        // t
+    input wire [NTHR*TW-1:0] thr,      // Theta_t per timestep
+    input wire valid,
+    output wire spike,
+    output wire [SB-1:0] v_next
+);
+    localparam integer IW = ACC + MB + 1 + K * (T - 1);  // 2^(K t) I
+    localparam integer VW = ((SB > IW) ? SB : IW) + K + 2;
+    wire signed [VW-1:0] vprev = v;
+    wire signed [VW-1:0] ishift = $signed(prod) <<< (K * tstep);
+    wire signed [VW-1:0] V = ((vprev <<< K) - vprev) + ishift;
+    wire signed [TW-1:0] thr_t = thr[tstep*TW +: TW];
+    assign spike = valid && ($signed(V[TW-1:0]) >= thr_t);  // |V| < 2^(SB-1), TW = SB + 1
+    assign v_next = V[SB-1:0];
 endmodule
 
 `default_nettype wire
