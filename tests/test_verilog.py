@@ -122,6 +122,17 @@ BUILDER_CASES = {
                                      input_shape=(2, 4, 4), num_classes=4, input_kind="events"), (6.0,)),
     "mlp-events-sigmoid": (Candidate("mlp", (16,), (2, 4), (8,), 3, quantizer="sigmoid", parallelism=(2, 3),
                                      input_shape=(2, 4, 4), num_classes=4, input_kind="events"), (6.0,)),
+    # ternary TWN and sigmoid in conv layers: the uniform conv datapath with their codes (odd levels for sigmoid)
+    "conv-static-ternary-max": (Candidate("conv", (4,), (2, 2), (6,), 2, pooling=("max",), quantizer="ternary",
+                                          parallelism=(3, 2), input_shape=(1, 6, 6), num_classes=4), (4.0,)),
+    "conv-events-ternary-avg": (Candidate("conv", (4,), (2, 2), (6,), 2, pooling=("avg",), quantizer="ternary",
+                                          parallelism=(2, 2), input_shape=(2, 6, 6), num_classes=4,
+                                          input_kind="events"), (8.0,)),
+    "conv-static-sigmoid-avg": (Candidate("conv", (4,), (2, 4), (8,), 2, pooling=("avg",), quantizer="sigmoid",
+                                          parallelism=(4, 2), input_shape=(1, 6, 6), num_classes=4), (4.0,)),
+    "conv-events-sigmoid-max": (Candidate("conv", (4,), (1, 4), (8,), 2, pooling=("max",), quantizer="sigmoid",
+                                          parallelism=(3, 2), input_shape=(2, 6, 6), num_classes=4,
+                                          input_kind="events"), (8.0,)),
 }
 # the added integer forms (docs/integer-semantics.md, "Added forms"), built as tests/test_integer_forms.py builds
 # them: TTQ (two multipliers), TaWQ (T code and scale sets), Q-SNN (level state, comparator bank), MFP (reset-free
