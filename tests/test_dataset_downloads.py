@@ -288,7 +288,8 @@ def test_partial_state_and_json_listing(cache, capsys):
     assert main(["datasets", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     by_name = {d["name"]: d for d in doc["datasets"]}
-    assert list(by_name) == ["digits", "digits-dvs", "mnist", "fashion-mnist", "nmnist", "shd", "dvsgesture", "cifar10-dvs"]
+    assert list(by_name) == ["digits", "digits-dvs", "digits-dvs34", "mnist", "fashion-mnist", "nmnist", "shd", "dvsgesture",
+                             "cifar10-dvs"]
     assert by_name["shd"]["cache"] == "partial" and by_name["shd"]["disk_bytes"] == 4
     assert by_name["mnist"]["cache"] == "absent" and by_name["mnist"]["download_bytes"] == 9912422 + 28881 + 1648877 + 4542
     assert by_name["shd"]["input_shape"] == [24, 700, 1, 1] and by_name["shd"]["families"] == ["mlp"]
@@ -299,7 +300,7 @@ def test_partial_state_and_json_listing(cache, capsys):
 def test_dse_datasets_table_lists_every_set(cache, capsys):
     assert main(["datasets"]) == 0
     out = capsys.readouterr().out
-    for name in ("digits", "digits-dvs", "mnist", "fashion-mnist", "nmnist", "shd", "dvsgesture", "cifar10-dvs"):
+    for name in ("digits", "digits-dvs", "digits-dvs34", "mnist", "fashion-mnist", "nmnist", "shd", "dvsgesture", "cifar10-dvs"):
         assert name in out
     assert "absent" in out and "built in" in out and str(cache) in out.replace("\n", "")
 

@@ -194,7 +194,7 @@ def test_unknown_dataset_names_are_refused_listing_accepted_forms(name):
     with pytest.raises(UserError) as err:
         check_dataset_name(name)
     assert "\n" not in str(err.value)
-    assert ("accepted: digits, digits-dvs, mnist, fashion-mnist, nmnist, shd, dvsgesture, cifar10-dvs, "
+    assert ("accepted: digits, digits-dvs, digits-dvs34, mnist, fashion-mnist, nmnist, shd, dvsgesture, cifar10-dvs, "
             "npz:PATH, nmnist:PATH, dvsgesture:PATH") in str(err.value)
 
 

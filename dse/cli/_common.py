@@ -23,7 +23,7 @@ class CliParser(argparse.ArgumentParser):
 
 def add_study_arguments(p: argparse.ArgumentParser) -> None:
     """--storage URL and --study NAME of an existing study (pareto, plot, report)."""
-    p.add_argument("--storage", required=True, metavar="URL", help="Optuna storage URL, e.g. sqlite:///dse-out/digits-fpga-small/study.db")
+    p.add_argument("--storage", required=True, metavar="URL", help="Optuna storage URL, e.g. sqlite:///dse-out/digits-dvs34-fpga-small/study.db")
     p.add_argument("--study", required=True, metavar="NAME", help="study name in that storage")
 
 

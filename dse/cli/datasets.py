@@ -33,6 +33,9 @@ def rows() -> list[dict[str, Any]]:
         {"name": "digits-dvs", "title": "the digits through a simulated event camera", "kind": "events",
          "input_shape": [24, 2, 20, 20], "classes": 10, "samples": 1797, "download_bytes": 0, "disk_bytes": 0,
          "cache": "built in", "families": ["mlp", "conv"], "path": None, "files": []},
+        {"name": "digits-dvs34", "title": "the digits at N-MNIST's 34x34 sensor geometry (synthetic; default study)",
+         "kind": "events", "input_shape": [16, 2, 34, 34], "classes": 10, "samples": 1797, "download_bytes": 0,
+         "disk_bytes": 0, "cache": "built in", "families": ["mlp", "conv"], "path": None, "files": []},
     ]
     for name, spec in NAMED.items():
         out.append({

@@ -30,7 +30,8 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
                        description="Run an Optuna multi-objective search: each candidate is screened by the "
                        "analytic cost model, trained briefly (QAT), measured for spikes and costed. Prints a line "
                        "per trial and the Pareto front of feasible trials; writes OUT/pareto.json and OUT/trials.csv.")
-    s.add_argument("--study-config", metavar="NAME|FILE", help="study file (studies/NAME.yaml or a path); default: digits-fpga-small")
+    s.add_argument("--study-config", metavar="NAME|FILE", help="study file (studies/NAME.yaml or a path); default: "
+                   "digits-dvs34-fpga-small (event frames at 34x34); the static 8x8 digits study: digits-fpga-small")
     s.add_argument("--target", metavar="NAME|FILE", help="hardware target (see `dse targets`) or a target YAML; overrides the study's")
     s.add_argument("--budget", action="append", default=None, metavar="BUDGET",
                    help="hard constraint, repeatable; replaces the study's budgets. " + BUDGETS_ACCEPTED)
@@ -42,8 +43,10 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
                    help="on a hardware target, also search the space's full-precision (fp) weights and membranes as "
                    "reference points: marked not deployable, drawn apart and kept off the front (listed as 'reference' "
                    "in pareto.json). Default: the study file's reference_fp (false): fp choices are left out, with one warning")
-    s.add_argument("--dataset", metavar="NAME", help="data set: digits (default; scikit-learn's bundled 8x8 digits), digits-dvs (the digits through a "
-                   "simulated event camera), npz:PATH, nmnist:PATH, dvsgesture:PATH (see docs/datasets.md)")
+    s.add_argument("--dataset", metavar="NAME", help="data set: digits-dvs34 (the default study's: the digits at N-MNIST's 34x34 "
+                   "sensor geometry, synthetic), digits (scikit-learn's bundled 8x8 digits), digits-dvs (the digits through a "
+                   "simulated 20x20 event camera), mnist, fashion-mnist, nmnist, shd, dvsgesture, cifar10-dvs, npz:PATH, "
+                   "nmnist:PATH, dvsgesture:PATH (see `dse datasets`, docs/datasets.md)")
     s.add_argument("--epochs", type=int, metavar="N", help="training epochs per trial (the fidelity); overrides the study's")
     s.add_argument("--sampler", choices=SAMPLERS, help="Optuna sampler (default: the study file's; tpe is multivariate)")
     s.add_argument("--seed", type=int, help="seed of the sampler, the data split and each trial's training")
@@ -177,6 +180,7 @@ def run(args: argparse.Namespace) -> int:
             raise KeyboardInterrupt
         if args.verify > 0:
             verify_front_verbosely(console, study, settings, data, device, args.verify, quiet)
+        console.print(record_neurobench(study, settings, data))
     except KeyboardInterrupt:
         interrupted = True
         console.print("interrupted: completed trials are kept in the storage; the front so far:")
@@ -247,6 +251,15 @@ class FinishTrialOnInterrupt:
 
     def __exit__(self, *exc: Any) -> None:
         signal.signal(signal.SIGINT, self.previous)
+
+
+def record_neurobench(study: Any, settings: Any, data: Any) -> str:
+    """NeuroBench's figures of the front members, stored for pareto.json (dse/results/neurobench_metrics.py); its line."""
+    from dse.results.front import pareto_front
+    from dse.results.neurobench_metrics import record_front, trial_model_loader
+
+    loader = trial_model_loader(study, settings.storage_url, settings.artifact_dir)
+    return record_front(study, pareto_front(study), data, loader)
 
 
 def verify_front_verbosely(console: Any, study: Any, settings: Any, data: Any, device: Any, seeds: int, quiet: bool) -> None:

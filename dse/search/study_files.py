@@ -13,7 +13,7 @@ from dse.training.train import Fidelity
 from search_spaces.yaml_files import read_named_yaml
 
 STUDIES_DIR = Path(__file__).resolve().parents[2] / "studies"
-DEFAULT_STUDY = "digits-fpga-small"
+DEFAULT_STUDY = "digits-dvs34-fpga-small"  # event frames at sensor resolution; static digits: digits-fpga-small
 OBJECTIVES = ("accuracy", "energy", "memory", "sops", "latency", "lut", "ff", "bram", "dsp")
 _KEYS = {
     "name", "description", "dataset", "space", "target", "objectives", "budgets", "trials",
@@ -69,7 +69,7 @@ def _flag(value: Any, key: str) -> bool:
 
 
 def load_study_config(name_or_path: str | None) -> StudyConfig:
-    """Load a shipped study by name (default: digits-fpga-small) or a study YAML by path."""
+    """Load a shipped study by name (default: DEFAULT_STUDY) or a study YAML by path."""
     name_or_path = name_or_path or DEFAULT_STUDY
     try:
         path, data = read_named_yaml(name_or_path, STUDIES_DIR, "study")

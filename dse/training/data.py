@@ -1,7 +1,8 @@
 """Data sets for scoring candidates: the front of dse.training.datasets (one module per set behind one loader).
 
-Names: digits (default; scikit-learn's bundled 8x8 digits, no download), digits-dvs (the same
-digits through a simulated event camera); mnist, fashion-mnist, nmnist, shd, dvsgesture,
+Names: digits (scikit-learn's bundled 8x8 digits, no download), digits-dvs (the same digits
+through a simulated event camera), digits-dvs34 (the default study's: the digits at N-MNIST's 34x34
+sensor geometry, synthetic); mnist, fashion-mnist, nmnist, shd, dvsgesture,
 cifar10-dvs (downloaded once into the cache, docs/datasets.md); npz:PATH, nmnist:PATH, dvsgesture:PATH.
 """
 

@@ -1,10 +1,12 @@
 """Data sets by name, one loader per module behind `load_dataset(name, seed)`.
 
-Built in (no download): `digits` (scikit-learn's 8x8 digits, static) and `digits-dvs` (the same
-digits moved in three saccades before a simulated event camera). By name, downloaded once into the
-cache (catalog.py, download.py): `mnist`, `fashion-mnist`, `nmnist`, `shd`, `dvsgesture`,
-`cifar10-dvs`. From files: `npz:PATH` (your own arrays), `nmnist:PATH` and `dvsgesture:PATH`
-(local copies read with tonic, extra `events`).
+Built in (no download): `digits` (scikit-learn's 8x8 digits, static), `digits-dvs` (the same
+digits moved in three saccades before a simulated 20x20 event camera) and `digits-dvs34` (the
+digits upsampled to MNIST's 20x20 box, on N-MNIST's 34x34 sensor geometry; synthetic; the
+default study's).
+By name, downloaded once into the cache (catalog.py, download.py): `mnist`, `fashion-mnist`,
+`nmnist`, `shd`, `dvsgesture`, `cifar10-dvs`. From files: `npz:PATH` (your own arrays),
+`nmnist:PATH` and `dvsgesture:PATH` (local copies read with tonic, extra `events`).
 docs/datasets.md describes each set's shape, input step and how T is handled.
 """
 
@@ -16,7 +18,7 @@ from typing import Callable
 from dse.training.datasets._base import INPUT_GAIN, INPUT_KINDS, DataSplits, Split
 from dse.errors import UserError
 
-BUILTIN = ("digits", "digits-dvs")
+BUILTIN = ("digits", "digits-dvs", "digits-dvs34")
 DOWNLOADED = ("mnist", "fashion-mnist", "nmnist", "shd", "dvsgesture", "cifar10-dvs")  # catalog.NAMED
 FILE_FORMS = ("npz", "nmnist", "dvsgesture")  # name:PATH
 ACCEPTED = ", ".join((*BUILTIN, *DOWNLOADED, *(f"{form}:PATH" for form in FILE_FORMS)))
@@ -53,6 +55,10 @@ def _loader(name: str) -> Callable[[int, float, float], DataSplits]:
         from dse.training.datasets.saccades import load_digits_dvs
 
         return load_digits_dvs
+    if name == "digits-dvs34":
+        from dse.training.datasets.digits_sensor import load_digits_sensor
+
+        return load_digits_sensor
     if name in DOWNLOADED:
         from dse.training.datasets.named import load_named
 

@@ -19,9 +19,12 @@ def frame_to_step(frames: int, timesteps: int) -> torch.Tensor:
 def rebin_frames(x_seq: torch.Tensor, timesteps: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """[F, B, ...] 0/1 frames -> [T, B, ...] 0/1 timesteps of `dtype` (see the module's rule)."""
     frames = x_seq.shape[0]
-    x_seq = x_seq.to(dtype)
     if frames == timesteps:
-        return x_seq
+        return x_seq.to(dtype)
+    if frames % timesteps == 0:  # T divides F: the same rule as a max over each F / T frames, before the cast (cheaper)
+        grouped = x_seq.reshape(timesteps, frames // timesteps, *x_seq.shape[1:])
+        return grouped.amax(dim=1).to(dtype).clamp_(max=1)
+    x_seq = x_seq.to(dtype)
     index = frame_to_step(frames, timesteps).to(x_seq.device)
     out = x_seq.new_zeros((timesteps, *x_seq.shape[1:]))
     out.index_add_(0, index, x_seq)
