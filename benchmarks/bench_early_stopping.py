@@ -1,6 +1,6 @@
-"""Early stopping and front verification on the default study (studies/digits-fpga-small.yaml).
+"""Early stopping and front verification on the static digits study (studies/digits-fpga-small.yaml).
 
-For each seed, runs the default study twice in a temporary SQLite storage, with early stopping
+For each seed, runs that study twice in a temporary SQLite storage, with early stopping
 off and on (dse/early_stop.py), on 1 torch thread, and records wall and CPU seconds, trials
 stopped, epochs trained and the hypervolume of the search's front (dse/hypervolume.py, two
 reference points: the project's rule, accuracy 0 and the 0.6 mJ budget, which mostly rewards

@@ -1,7 +1,7 @@
 """Times screen() (the analytic lower-bound cost check made before any training) per candidate.
 
 Draws N candidates from search_spaces/default.yaml with Optuna's RandomSampler (8x8 digits
-input, 10 classes, as the default study), then times screen(candidate, target, budgets) for
+input, 10 classes, as the digits study), then times screen(candidate, target, budgets) for
 each: a cold pass with every cost-model cache cleared first, and warm passes (the caches a long
 search builds up). Reports mean microseconds per candidate and candidates per second, with the
 machine, into benchmarks/results/screening.json; docs/cost-models.md quotes the figures.
@@ -32,9 +32,9 @@ from cost_models.report import layer_static  # noqa: E402
 from cost_models.targets import load_target  # noqa: E402
 from search_spaces.space import SearchSpace  # noqa: E402
 
-INPUT_SHAPE = (1, 8, 8)  # scikit-learn digits, as the default study
+INPUT_SHAPE = (1, 8, 8)  # scikit-learn digits, as the digits study (studies/digits-fpga-small.yaml)
 NUM_CLASSES = 10
-BUDGETS = {"energy": 0.6}  # the default study's budget (0.6 mJ)
+BUDGETS = {"energy": 0.6}  # the studies' budget (0.6 mJ)
 
 
 def clear_caches() -> None:
