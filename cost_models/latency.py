@@ -112,17 +112,12 @@ def inference_cycles(specs: Sequence[LayerSpec], traffic: Sequence[LayerTraffic]
     return out
 
 
-def sample_cycles(specs: Sequence[LayerSpec], input_shape: Sequence[int], input_events: Sequence[float],
+def sample_cycles(specs: Sequence[LayerSpec], input_shape: Sequence[int], input_events: Sequence[Sequence[float]],
                   emitted: Sequence[Sequence[float]]) -> list[float]:
-    """Cycles of each sample of a batch: `input_events[b]`, the events of sample b's frames (event input;
-    ignored on static input), and `emitted[i][b]`, the spikes spiking layer i emitted for it (summed over
-    T). A linear layer's event list holds the previous layer's spikes."""
-    out = []
-    for b in range(len(input_events)):
-        traffic = []
-        for i, spec in enumerate(specs):
-            events = input_events[b] if i == 0 else emitted[i - 1][b]
-            spikes = emitted[i][b] if i < len(emitted) else 0.0
-            traffic.append(LayerTraffic(float(events) if spec.input_is_spike else 0.0, float(spikes)))
-        out.append(sum(inference_cycles(specs, traffic, input_shape)))
-    return out
+    """Cycles of each sample of a batch: `input_events[i][b]`, the events layer i reads for sample b (its
+    event list; ignored by layers that scan every input value), and `emitted[i][b]`, the spikes layer i
+    emits for it, both summed over T (dse/hardware/selfcheck.py layer_traffic gives both)."""
+    samples = len(input_events[0]) if len(input_events) else 0
+    return [sum(inference_cycles(specs, [LayerTraffic(float(input_events[i][b]), float(emitted[i][b]))
+                                         for i in range(len(specs))], input_shape))
+            for b in range(samples)]

@@ -27,11 +27,11 @@ sys.path.insert(0, str(HERE))
 
 import run_grid  # noqa: E402
 
-from cost_models.activity import Activity, LayerActivity  # noqa: E402
 from cost_models.latency import sample_cycles  # noqa: E402
 from cost_models.network import layer_specs  # noqa: E402
 from cost_models.report import evaluate  # noqa: E402
 from dse.export.integer_sim import simulate  # noqa: E402
+from dse.hardware.selfcheck import layer_traffic, traffic_activity  # noqa: E402
 from dse.hardware.synthetic import random_input_codes  # noqa: E402
 from dse.hardware.testbench import simulate_verilog  # noqa: E402
 from dse.hardware.verilog_template import verilog_design  # noqa: E402
@@ -49,17 +49,6 @@ def _inputs(cand, samples: int, seed: int) -> np.ndarray:
     return random_input_codes(int(np.prod(cand.input_shape)), samples, seed).reshape(samples, *cand.input_shape)
 
 
-def _handed_on(spec, spikes: np.ndarray) -> np.ndarray:
-    """Per sample, the nonzero values a spiking layer hands on (a pooled conv: its pooled map's)."""
-    steps, batch = spikes.shape[:2]
-    if spec.kind == "conv" and spec.pool_after:
-        _, h, w = spec.out_shape  # unpooled (C, H, W)
-        m = spikes.reshape(steps, batch, -1, h, w)[:, :, :, : h // 2 * 2, : w // 2 * 2]
-        pooled = m.reshape(steps, batch, m.shape[2], h // 2, 2, w // 2, 2).max(axis=(4, 6))
-        return pooled.reshape(steps, batch, -1).sum(axis=(0, 2)).astype(np.float64)
-    return spikes.reshape(steps, batch, -1).sum(axis=(0, 2)).astype(np.float64)
-
-
 def measure(point, samples: int, seed: int = 3) -> dict:
     """Simulate one grid point; its measured cycles and the cost model's."""
     cand = point.candidate()
@@ -73,18 +62,11 @@ def measure(point, samples: int, seed: int = 3) -> dict:
         seconds = time.perf_counter() - start
     agree = all(np.array_equal(a.reshape(b.shape), b) for a, b in zip(ref.spikes, run.spikes))
     agree = agree and np.array_equal(ref.predictions, run.predictions)
-    emitted = [s.reshape(s.shape[0], s.shape[1], -1).sum(axis=(0, 2)).astype(np.float64) for s in ref.spikes]
     first = (inputs.reshape(inputs.shape[0], inputs.shape[1], -1).sum(axis=(0, 2)).astype(np.float64)
              if cand.input_kind == "events" else np.zeros(samples))
-    model = sample_cycles(specs, cand.input_shape, first, emitted)
-    layers = {}
-    for i, spec in enumerate(specs):
-        events = 0.0
-        if spec.input_is_spike:
-            events = float(first.mean()) if i == 0 else float(_handed_on(specs[i - 1], ref.spikes[i - 1]).mean())
-        layers[spec.name] = LayerActivity(input_events=events,
-                                          output_spikes=float(emitted[i].mean()) if i < len(emitted) else 0.0)
-    report = evaluate(cand, run_grid.ESTIMATE_TARGET, Activity(layers))
+    events, emitted = layer_traffic(specs, ref.spikes, first)
+    model = sample_cycles(specs, cand.input_shape, events, emitted)
+    report = evaluate(cand, run_grid.ESTIMATE_TARGET, traffic_activity(specs, events, emitted))
     measured = [int(c) for c in run.cycles]
     return {
         "name": point.name, "family": point.family, "samples": samples, "spikes_and_predictions_agree": bool(agree),

@@ -75,8 +75,10 @@ def model_latency(folder: Path, export_doc: dict[str, Any], manifest: dict[str, 
     """The cost model's latency of the exported candidate (cost_models/latency.py): per sample from
     that sample's events and spikes, with the samples' mean activity, and with no activity (the
     lower bound the search screens with)."""
+    from cost_models.latency import sample_cycles
+    from cost_models.network import layer_specs
     from cost_models.report import evaluate
-    from dse.hardware.selfcheck import measured_activity, model_sample_cycles
+    from dse.hardware.selfcheck import sample_traffic, traffic_activity
     from search_spaces.candidate import Candidate
 
     try:
@@ -87,10 +89,12 @@ def model_latency(folder: Path, export_doc: dict[str, Any], manifest: dict[str, 
     out: dict[str, Any] = {"target": target.name, "clock_hz": target.clock_hz,
                            "latency_cycles_no_activity": bound.latency_cycles}
     try:
-        measured = evaluate(candidate, target, measured_activity(folder, manifest, candidate))
+        specs = layer_specs(candidate)
+        events, emitted = sample_traffic(folder, manifest, candidate)
+        measured = evaluate(candidate, target, traffic_activity(specs, events, emitted))
         out["latency_cycles_measured_activity"] = measured.latency_cycles
         out["latency_s_measured_activity"] = measured.latency_s
-        out["model_cycles_per_sample"] = [int(round(c)) for c in model_sample_cycles(folder, manifest, candidate)]
+        out["model_cycles_per_sample"] = [int(round(c)) for c in sample_cycles(specs, candidate.input_shape, events, emitted)]
     except (ValueError, KeyError) as exc:  # an activity the cost model does not take: report the bound only
         out["latency_cycles_measured_activity"] = None
         out["model_cycles_per_sample"] = None

@@ -789,62 +789,65 @@ def read_expected_spikes(folder: Path, manifest: dict[str, Any]) -> list[np.ndar
     return out
 
 
-def sample_traffic(folder: Path, manifest: dict[str, Any], candidate: Any) -> tuple[np.ndarray, np.ndarray]:
+def layer_traffic(specs: Any, spikes: list[np.ndarray], first_events: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per layer and sample, the events the layer reads and the spikes it emits in one inference
-    (summed over T), from the expected spikes (= the design's, when they agree) and the inputs:
-    two arrays [layers, samples]. A pooled conv hands on its pooled map's nonzero values."""
+    (summed over T): two arrays [layers, samples]. `spikes` are the spiking layers' [T, B, ...] (flat or
+    not), `first_events` layer 0's input events per sample (event input; zeros on static input). A
+    pooled conv hands on its pooled map's nonzero values (integer_sim.pool)."""
+    from dse.export.integer_sim import pool
+
+    samples = len(first_events)
+    events = np.zeros((len(specs), samples))
+    emitted = np.zeros((len(specs), samples))
+    for i, spec in enumerate(specs):
+        if i < len(spikes):
+            s = np.asarray(spikes[i])
+            emitted[i] = s.reshape(s.shape[0], samples, -1).sum(axis=(0, 2))
+        if not spec.input_is_spike:
+            continue
+        if i == 0:
+            events[i] = first_events
+            continue
+        prev, s = specs[i - 1], np.asarray(spikes[i - 1])
+        steps = s.shape[0]
+        if prev.kind == "conv" and prev.pool_after:
+            s = pool(s.reshape(steps * samples, *prev.out_shape), "max")  # nonzero after max = after avg
+        events[i] = s.reshape(steps, samples, -1).sum(axis=(0, 2))
+    return events, emitted
+
+
+def sample_traffic(folder: Path, manifest: dict[str, Any], candidate: Any) -> tuple[np.ndarray, np.ndarray]:
+    """layer_traffic of the export's samples, from its expected spikes (= the design's, when they agree)
+    and its input frames."""
     from cost_models.network import layer_specs
 
-    spikes = read_expected_spikes(folder, manifest)  # [T, B, n] per spiking layer
     samples = int(manifest["samples"])
-    specs = layer_specs(candidate)
-    outgoing: list[np.ndarray] = []  # nonzero values a layer hands on, per sample (after pooling)
-    for doc, s in zip(manifest["layers"], spikes):
-        if doc["kind"] == "conv" and doc.get("pool"):
-            steps = s.shape[0]
-            c, h, w = int(doc["channels"]), int(doc["height"]), int(doc["width"])
-            m = s.reshape(steps, samples, c, h, w)[:, :, :, : h // 2 * 2, : w // 2 * 2]
-            pooled = m.reshape(steps, samples, c, h // 2, 2, w // 2, 2).max(axis=(4, 6))
-            outgoing.append(pooled.reshape(steps, samples, -1).sum(axis=(0, 2)).astype(np.float64))
-        else:
-            outgoing.append(s.sum(axis=(0, 2)).astype(np.float64))
     first_events = np.zeros(samples)
     if manifest.get("input_kind") == "events":
         words = [int(l.strip(), 16) for l in (folder / manifest["inputs"]).read_text().splitlines() if l.strip()]
         per_sample = len(words) // max(samples, 1)  # T frames of equal beats, samples in order
         first_events = np.array([sum(bin(w).count("1") for w in words[b * per_sample:(b + 1) * per_sample])
                                  for b in range(samples)], dtype=np.float64)
-    events = np.zeros((len(specs), samples))
-    emitted = np.zeros((len(specs), samples))
-    for i, spec in enumerate(specs):
-        if i < len(spikes):
-            emitted[i] = spikes[i].sum(axis=(0, 2))
-        if spec.input_is_spike:
-            events[i] = first_events if i == 0 else outgoing[i - 1]
-    return events, emitted
+    return layer_traffic(layer_specs(candidate), read_expected_spikes(folder, manifest), first_events)
+
+
+def traffic_activity(specs: Any, events: np.ndarray, emitted: np.ndarray) -> Any:
+    """cost_models Activity of layer_traffic's [layers, samples] counts: their mean over the samples."""
+    from cost_models.activity import Activity, LayerActivity
+
+    return Activity({spec.name: LayerActivity(input_events=float(events[i].mean()), output_spikes=float(emitted[i].mean()))
+                     for i, spec in enumerate(specs)})
 
 
 def measured_activity(folder: Path, manifest: dict[str, Any], candidate: Any) -> Any:
-    """cost_models Activity of the samples: sample_traffic averaged over them."""
-    from cost_models.activity import Activity, LayerActivity
+    """cost_models Activity of the export's samples (sample_traffic averaged over them)."""
     from cost_models.network import layer_specs
 
-    events, emitted = sample_traffic(folder, manifest, candidate)
-    return Activity({spec.name: LayerActivity(input_events=float(events[i].mean()), output_spikes=float(emitted[i].mean()))
-                     for i, spec in enumerate(layer_specs(candidate))})
-
-
-def model_sample_cycles(folder: Path, manifest: dict[str, Any], candidate: Any) -> list[float]:
-    """The cost model's cycles of every sample (cost_models/latency.py on that sample's events and spikes)."""
-    from cost_models.latency import sample_cycles
-    from cost_models.network import layer_specs
-
-    specs = layer_specs(candidate)
-    events, emitted = sample_traffic(folder, manifest, candidate)
-    return sample_cycles(specs, candidate.input_shape, events[0], emitted[: len(specs) - 1])
+    return traffic_activity(layer_specs(candidate), *sample_traffic(folder, manifest, candidate))
 
 
 __all__ = [
     "ActivityOutputs", "DEFAULT_SAMPLES", "LayerAgreement", "Mismatch", "SelfCheckResult", "choose_simulator", "fpga_part",
-    "load_export", "measured_activity", "model_sample_cycles", "run_selfcheck", "sample_traffic", "selfcheck_testbench", "write_selfcheck",
+    "layer_traffic", "load_export", "measured_activity", "run_selfcheck", "sample_traffic", "selfcheck_testbench",
+    "traffic_activity", "write_selfcheck",
 ]

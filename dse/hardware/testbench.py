@@ -100,13 +100,7 @@ def testbench_verilog(design: VerilogDesign, n_samples: int, timesteps: int, max
             "            end",
             "            @(posedge clk); in_we <= 0; start <= 1;",
             "            @(posedge clk); start <= 0;",
-            "            cycles = 1;",
-            f"            while (!done && cycles < {max_cycles}) begin @(posedge clk); cycles = cycles + 1; end",
-            "            @(posedge clk);",
-            "        end",
-            "        $fclose(fd);",
-            "        $finish;",
-            "    end",
+            *_await_done(max_cycles, first=1),
         ]
     else:
         nb, fw = stream.beats, stream.beat_bits
@@ -140,15 +134,23 @@ def testbench_verilog(design: VerilogDesign, n_samples: int, timesteps: int, max
             "        repeat (3) @(posedge clk);",
             "        rst <= 0;",
             f"        for (s = 0; s < {n_samples}; s = s + 1) begin",
-            "            cycles = 0;",
-            f"            while (!done && cycles < {max_cycles}) begin @(posedge clk); cycles = cycles + 1; end",
-            "            @(posedge clk);",
-            "        end",
-            "        $fclose(fd);",
-            "        $finish;",
-            "    end",
+            *_await_done(max_cycles, first=0),
         ]
     return "\n".join(head + body + _cycle_counter(stream is not None) + ["endmodule", ""])
+
+
+def _await_done(max_cycles: int, first: int) -> list[str]:
+    """The end of a sample's loop body and of the stimulus: wait for done (at most max_cycles, counting
+    from `first`), one more edge, and after the last sample close tb_out.txt and finish."""
+    return [
+        f"            cycles = {first};",
+        f"            while (!done && cycles < {max_cycles}) begin @(posedge clk); cycles = cycles + 1; end",
+        "            @(posedge clk);",
+        "        end",
+        "        $fclose(fd);",
+        "        $finish;",
+        "    end",
+    ]
 
 
 def _cycle_counter(events: bool) -> list[str]:
