@@ -48,8 +48,7 @@ def check_writable_folder(out: str | Path) -> None:
     """Refuse an output folder that sits under a file or in a folder nothing can be created in.
 
     The nearest existing ancestor (or `out` itself) must be a folder in which a folder can really be
-    made: a probe folder is created and removed at once (permission bits say nothing for root, nor
-    for /proc or a read-only mount). Leaves nothing behind.
+    made (creation_failure). Leaves nothing behind.
     """
     from dse.errors import UserError
 
@@ -58,11 +57,20 @@ def check_writable_folder(out: str | Path) -> None:
         probe = probe.parent
     if not probe.is_dir():
         raise UserError(f"--out {out}: {probe} is a file, not a folder")
+    failure = creation_failure(probe)
+    if failure is not None:
+        raise UserError(f"--out {out}: cannot create anything in {probe} ({failure}); give a folder you can write")
+
+
+def creation_failure(folder: Path) -> str | None:
+    """Why nothing can be created in the existing `folder` (the OSError's reason), or None when a probe
+    folder can be made there and removed at once. Permission bits say nothing for root, nor for /proc or
+    a read-only mount, so the probe really creates."""
     try:
-        Path(tempfile.mkdtemp(prefix=".dse-probe-", dir=probe)).rmdir()
+        Path(tempfile.mkdtemp(prefix=".dse-probe-", dir=folder)).rmdir()
     except OSError as exc:
-        raise UserError(f"--out {out}: cannot create anything in {probe} ({exc.strerror or type(exc).__name__}); "
-                        "give a folder you can write") from None
+        return exc.strerror or type(exc).__name__
+    return None
 
 
 @contextmanager

@@ -14,13 +14,13 @@ import hashlib
 import http.client
 import os
 import socket
-import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Sequence
 
 from dse.errors import UserError
+from dse.files import creation_failure
 
 ENV_DIR = "DSE_DATA_DIR"
 ENV_URL = "DSE_DATA_URL"
@@ -45,14 +45,11 @@ def check_writable(folder: Path) -> None:
     """Create `folder` if needed and prove a file can be written there; one line when not."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=".dse-probe-", dir=folder)
-        os.close(fd)
-        os.unlink(probe)
+        failure = creation_failure(folder)
     except OSError as exc:
-        raise UserError(
-            f"cache folder {folder} is not writable ({exc.strerror or type(exc).__name__}); "
-            f"set {ENV_DIR} to a writable folder"
-        ) from None
+        failure = exc.strerror or type(exc).__name__
+    if failure is not None:
+        raise UserError(f"cache folder {folder} is not writable ({failure}); set {ENV_DIR} to a writable folder")
 
 
 def md5_of(path: Path) -> str:
