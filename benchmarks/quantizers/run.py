@@ -1,15 +1,19 @@
-"""Compares the six quantizer types on 8x8 digits: accuracy, calibration, memory, energy, time.
+"""Trains the benchmark grid that tells the quantizer types apart (issue 15): every run, resumable.
 
-Main table: MLP 64-128-10, every type x weight bits {1, 2, 4, 8} the type accepts (plus a
-full-precision uniform reference) x T {2, 4}, 3 seeds at a fixed number of epochs; membranes
-8-bit where the type has one. Deep table: MLP 64-128-128-10 at T = 4 for the 1-2 bit choices,
-so Q-SNN has a binary hidden layer (its first and readout layers are pinned to 8 bits; on
-64-128-10 both layers are edges and Q-SNN is 8-bit throughout), next to uniform with the same
-8/1/8 bits. Costs come from cost_models.report.evaluate on asic-45nm with the measured activity.
+Data: `digits` (static 8x8) and `digits-dvs` (events, 2x20x20). Nets: MLPs with 1 and 3 hidden
+layers of 128 and a conv net (8 and 16 channels, 3x3, max pooling after each block). Three
+cells of (T, membrane bits): A = (4, 8) with every row, M4 = (4, 4) with the rows that keep a
+membrane, T8 = (8, 8) with the rows where time matters. Every run has a uniform twin with the
+same weight bits per layer, membrane bits, T, split and seed, so analyze.py can pair them sample
+by sample. Repeat r uses split seed r and training seed r. Accuracy is on the held-out test
+split (20 %, never seen in training); costs come from cost_models.report.evaluate with the
+run's measured activity.
 
-Writes benchmarks/quantizers/results.json (every run and the aggregates) and results.md.
+    PYTHONPATH=. python benchmarks/quantizers/run.py [--epochs 12] [--repeats 5] [--workers 2]
+    PYTHONPATH=. python benchmarks/quantizers/analyze.py
 
-    PYTHONPATH=. python benchmarks/quantizers/run.py [--epochs 15] [--seeds 3] [--workers 2]
+Each finished run is appended to runs.jsonl at once; a rerun skips the runs already there
+(the key is the whole configuration), so an interrupted benchmark resumes where it stopped.
 """
 
 from __future__ import annotations
@@ -19,7 +23,6 @@ import json
 import multiprocessing as mp
 import os
 import platform
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -27,204 +30,217 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))
 
-TARGET = "asic-45nm"
-MEMBRANE_BITS = 8
+DATASETS = ("digits", "digits-dvs")
+INPUT = {"digits": ((1, 8, 8), "static"), "digits-dvs": ((2, 20, 20), "events")}
+NETS: dict[str, tuple[str, tuple[int, ...], tuple[str, ...]]] = {
+    "mlp1": ("mlp", (128,), ()),
+    "mlp3": ("mlp", (128, 128, 128), ()),
+    "conv": ("conv", (8, 16), ("max", "max")),
+}
+# cell -> (timesteps, membrane bits)
+CELLS: dict[str, tuple[int, int]] = {"A": (4, 8), "M4": (4, 4), "T8": (8, 8)}
+EDGE_BITS = 8  # Q-SNN's and TaWQ's first and readout layers
 
-# (label, quantizer, weight bits of every layer (None: per profile), options)
-MAIN_ROWS: list[tuple[str, str, object, dict]] = [
-    ("uniform fp", "uniform", None, {}),
-    *[(f"uniform {b}", "uniform", b, {}) for b in (1, 2, 4, 8)],
-    ("tawq 2", "tawq", 2, {}),
-    ("tawq 2 latent", "tawq", 2, {"scale": "latent"}),
-    ("qsnn 8/8", "qsnn", "edges", {}),
-    *[(f"mfp {b}", "mfp", b, {}) for b in (1, 2, 4, 8)],
-    ("ternary twn", "ternary", 2, {"algorithm": "twn"}),
-    ("ternary ttq", "ternary", 2, {"algorithm": "ttq"}),
-    ("ternary twn+kd", "ternary", 2, {"algorithm": "twn", "distill": True}),
-    ("ternary ttq+kd", "ternary", 2, {"algorithm": "ttq", "distill": True}),
-    *[(f"sigmoid {b}", "sigmoid", b, {}) for b in (1, 2, 4, 8)],
+# (label, quantizer, weight bits, options, cells). Weight bits: an int for every layer, None for
+# full precision, ("edges", k) for 8-bit first and readout layers with k-bit hidden layers.
+ROWS: list[tuple[str, str, object, dict, tuple[str, ...]]] = [
+    ("fp", "uniform", None, {}, ("A",)),
+    ("uniform 1", "uniform", 1, {}, ("A", "M4", "T8")),
+    ("uniform 2", "uniform", 2, {}, ("A", "M4", "T8")),
+    ("uniform 4", "uniform", 4, {}, ("A", "M4", "T8")),
+    ("uniform 8/1/8", "uniform", ("edges", 1), {}, ("A", "M4", "T8")),
+    ("uniform 8/2/8", "uniform", ("edges", 2), {}, ("A", "M4", "T8")),
+    ("qsnn", "qsnn", ("edges", 1), {}, ("A", "M4", "T8")),
+    ("tawq", "tawq", ("edges", 2), {}, ("A", "M4", "T8")),
+    ("mfp 1", "mfp", 1, {}, ("A", "M4", "T8")),
+    ("mfp 2", "mfp", 2, {}, ("A", "M4", "T8")),
+    ("mfp 4", "mfp", 4, {}, ("A", "M4", "T8")),
+    ("ternary twn", "ternary", 2, {"algorithm": "twn"}, ("A", "M4", "T8")),
+    ("ternary ttq", "ternary", 2, {"algorithm": "ttq"}, ("A", "M4", "T8")),
+    ("ternary twn+kd", "ternary", 2, {"algorithm": "twn", "distill": True}, ("A",)),
+    ("ternary ttq+kd", "ternary", 2, {"algorithm": "ttq", "distill": True}, ("A",)),
+    ("sigmoid 1", "sigmoid", 1, {}, ("A",)),
+    ("sigmoid 2", "sigmoid", 2, {}, ("A", "M4", "T8")),
+    ("sigmoid 4", "sigmoid", 4, {}, ("A",)),
 ]
-DEEP_ROWS: list[tuple[str, str, object, dict]] = [
-    ("uniform fp", "uniform", None, {}),
-    ("uniform 1", "uniform", 1, {}),
-    ("uniform 8/1/8", "uniform", (8, 1, 8), {}),
-    ("uniform 2", "uniform", 2, {}),
-    ("qsnn 8/1/8", "qsnn", "edges", {}),
-    ("tawq 2", "tawq", 2, {}),
-    ("tawq 2 latent", "tawq", 2, {"scale": "latent"}),
-    ("mfp 1", "mfp", 1, {}),
-    ("mfp 2", "mfp", 2, {}),
-    ("ternary twn", "ternary", 2, {"algorithm": "twn"}),
-    ("ternary ttq+kd", "ternary", 2, {"algorithm": "ttq", "distill": True}),
-    ("sigmoid 1", "sigmoid", 1, {}),
-    ("sigmoid 2", "sigmoid", 2, {}),
-]
 
 
-def candidate_for(quantizer: str, bits: object, options: dict, widths: tuple[int, ...], timesteps: int):
+def layer_bits(bits: object, n_weight_layers: int) -> tuple[int | None, ...]:
+    """Per-layer weight bits of a row on a net with n weight layers."""
+    if isinstance(bits, tuple):
+        return (EDGE_BITS,) + (bits[1],) * (n_weight_layers - 2) + (EDGE_BITS,)
+    return (bits,) * n_weight_layers
+
+
+def applies(label: str, quantizer: str, bits: object, net: str) -> bool:
+    """Rows that mean something on this net: TaWQ (and its twin) need a hidden weight layer, which a
+    1-hidden MLP lacks (both its layers are edges, so TaWQ would be 8-bit uniform there); Q-SNN on
+    it keeps 8/8 weights and its quantized membrane and rate term, so it and its 8/8 twin stay."""
+    if net == "mlp1" and isinstance(bits, tuple) and bits[1] == 2:
+        return False
+    return True
+
+
+def candidate_for(job: dict):
     from search_spaces.candidate import Candidate
-    from search_spaces.quantizer_types import get_profile
 
-    profile = get_profile(quantizer)
+    family, widths, pooling = NETS[job["net"]]
+    shape, kind = INPUT[job["dataset"]]
     n = len(widths) + 1
-    if bits == "edges":
-        weight_bits = tuple(profile.layer_weight_bits(i, n)[0] for i in range(n))
-    elif isinstance(bits, tuple):
-        weight_bits = bits
+    weight_bits = tuple(job["weight_bits"])
+    if job["quantizer"] == "mfp":
+        membrane: tuple = (None,) * len(widths)
+    elif job["label"] == "fp":
+        membrane = (None,) * len(widths)
     else:
-        weight_bits = (bits,) * n
-    membrane = (MEMBRANE_BITS,) * len(widths) if profile.membrane_bits else (None,) * len(widths)
+        membrane = (job["membrane_bits"],) * len(widths)
+    assert len(weight_bits) == n
     return Candidate(
-        family="mlp", widths=widths, weight_bits=weight_bits, membrane_bits=membrane,
-        timesteps=timesteps, quantizer=quantizer, quantizer_options=options,
+        family=family, widths=widths, weight_bits=weight_bits, membrane_bits=membrane,
+        timesteps=job["timesteps"], quantizer=job["quantizer"], quantizer_options=job["options"],
+        pooling=pooling, input_shape=shape, input_kind=kind,
     )
 
 
-_DATA = None
+def jobs(epochs: int, repeats: int) -> list[dict]:
+    """The grid's runs; mfp and fp keep no membrane: one run per T serves both membrane cells (A and M4)."""
+    out = []
+    seen = set()
+    for dataset in DATASETS:
+        for net, (_, widths, _) in NETS.items():
+            n = len(widths) + 1
+            for label, quantizer, bits, options, cells in ROWS:
+                if not applies(label, quantizer, bits, net):
+                    continue
+                for cell in cells:
+                    T, m = CELLS[cell]
+                    membrane = None if quantizer == "mfp" or label == "fp" else m
+                    for r in range(repeats):
+                        job = dict(dataset=dataset, net=net, label=label, quantizer=quantizer, options=options,
+                                   weight_bits=list(layer_bits(bits, n)), membrane_bits=membrane, timesteps=T,
+                                   repeat=r, epochs=epochs)
+                        key = job_key(job)
+                        if key not in seen:
+                            seen.add(key)
+                            out.append(job)
+    # the slowest first, so the two workers finish together
+    out.sort(key=lambda j: -cost_guess(j))
+    return out
+
+
+def job_key(job: dict) -> str:
+    """The configuration that identifies a run (resuming skips a key already in runs.jsonl)."""
+    fields = ("dataset", "net", "label", "quantizer", "options", "weight_bits", "membrane_bits", "timesteps",
+              "repeat", "epochs")
+    return json.dumps({k: job[k] for k in fields}, sort_keys=True)
+
+
+def cost_guess(job: dict) -> float:
+    """Relative training time, from a 2-epoch probe on this machine (only orders the queue)."""
+    per_net = {("digits", "mlp1"): 1, ("digits", "mlp3"): 2.7, ("digits", "conv"): 3,
+               ("digits-dvs", "mlp1"): 2.3, ("digits-dvs", "mlp3"): 4, ("digits-dvs", "conv"): 10}
+    factor = 2.0 if job["quantizer"] == "sigmoid" or job["options"].get("distill") else 1.0
+    return per_net[(job["dataset"], job["net"])] * job["timesteps"] / 4 * factor
+
+
+_DATA: dict = {}
 
 
 def run_job(job: dict) -> dict:
-    """One training run in a 1-thread worker: accuracy, ECE, costs, seconds per epoch."""
-    global _DATA
+    """One training run in a 1-thread worker: test predictions, costs, seconds."""
     import torch
 
     torch.set_num_threads(1)
+    from spikingjelly.activation_based import functional
+
     from cost_models.report import evaluate
-    from cost_models.targets import load_target
-    from dse.training.data import load_dataset
+    from dse.training.datasets import load_dataset
     from dse.training.train import Fidelity, train_candidate
 
-    if _DATA is None:
-        _DATA = load_dataset("digits", seed=0)
-    cand = candidate_for(job["quantizer"], job["bits"], job["options"], tuple(job["widths"]), job["timesteps"])
-    fidelity = Fidelity(epochs=job["epochs"])
+    key = (job["dataset"], job["repeat"])
+    if key not in _DATA:  # every split stays loaded: about 140 MB per digits-dvs split
+        _DATA[key] = load_dataset(job["dataset"], seed=job["repeat"])
+    data = _DATA[key]
+    cand = candidate_for(job)
     start = time.perf_counter()
-    result = train_candidate(cand, _DATA, fidelity, seed=job["seed"], device=torch.device("cpu"))
+    result = train_candidate(cand, data, Fidelity(epochs=job["epochs"]), seed=job["repeat"],
+                             device=torch.device("cpu"))
+    model = result.model
+    model.eval()
+    correct = []
+    with torch.no_grad():
+        for i in range(0, len(data.test), 256):
+            x, y = data.test.x[i : i + 256], data.test.y[i : i + 256]
+            correct.extend((model(x).mean(0).argmax(1) == y).tolist())
+            functional.reset_net(model)
     wall = time.perf_counter() - start
-    report = evaluate(cand, load_target(TARGET), result.activity)
+    fpga = evaluate(cand, "fpga-small", result.activity)
+    asic = evaluate(cand, "asic-45nm", result.activity)
     return {
-        **{k: job[k] for k in ("table", "label", "quantizer", "options", "widths", "timesteps", "seed", "epochs")},
-        "weight_bits": list(cand.weight_bits),
-        "membrane_bits": list(cand.membrane_bits),
-        "accuracy": result.accuracy,
+        **job,
+        "key": job_key(job),
+        "test_correct": "".join("1" if c else "0" for c in correct),
+        "test_accuracy": sum(correct) / len(correct),
+        "val_accuracy": result.accuracy,
         "ece": result.ece,
-        "seconds_per_epoch": result.train_seconds / result.epochs,
-        "setup_seconds": wall - result.train_seconds,  # incl. a distillation teacher trained in this call
-        "weight_memory_bytes": report.weight_memory_bytes,
-        "memory_bytes": report.memory_bytes,
-        "energy_mj": report.energy_mj,
+        "train_seconds": result.train_seconds,
+        "teacher_seconds": result.teacher_seconds,
+        "wall_seconds": wall,
+        "weight_memory_bytes": fpga.weight_memory_bytes,
+        "memory_bytes": fpga.memory_bytes,
+        "energy_mj_fpga_small": fpga.energy_mj,
+        "energy_mj_asic_45nm": asic.energy_mj,
+        "acs": fpga.acs,
+        "effective_acs": fpga.effective_acs,
+        "latency_cycles": fpga.latency_cycles,
+        "lut": fpga.lut,
+        "bram18": fpga.bram18,
         "firing_rates": result.firing_rates,
     }
 
 
-def jobs(epochs: int, seeds: int) -> list[dict]:
-    out = []
-    for table, rows, widths, steps in (("main", MAIN_ROWS, (128,), (2, 4)), ("deep", DEEP_ROWS, (128, 128), (4,))):
-        for label, quantizer, bits, options in rows:
-            for T in steps:
-                for seed in range(seeds):
-                    out.append(dict(table=table, label=label, quantizer=quantizer, bits=bits, options=options,
-                                    widths=list(widths), timesteps=T, seed=seed, epochs=epochs))
-    # the slowest first, so two workers finish together
-    out.sort(key=lambda j: -(10 if j["label"] == "sigmoid 8" else 3 if j["quantizer"] == "tawq" else 1) * j["timesteps"])
-    return out
-
-
-def aggregate(runs: list[dict]) -> list[dict]:
-    groups: dict[tuple, list[dict]] = {}
-    for r in runs:
-        groups.setdefault((r["table"], r["label"], r["timesteps"]), []).append(r)
-    rows = []
-    for (table, label, T), rs in groups.items():
-        accs = [r["accuracy"] for r in rs]
-        rows.append({
-            "table": table, "label": label, "timesteps": T, "seeds": len(rs),
-            "weight_bits": rs[0]["weight_bits"], "membrane_bits": rs[0]["membrane_bits"],
-            "accuracy_mean": statistics.mean(accs),
-            "accuracy_std": statistics.stdev(accs) if len(accs) > 1 else 0.0,
-            "accuracy_min": min(accs), "accuracy_max": max(accs),
-            "ece_mean": statistics.mean(r["ece"] for r in rs),
-            "weight_memory_bytes": rs[0]["weight_memory_bytes"],
-            "memory_bytes": rs[0]["memory_bytes"],
-            "energy_mj_mean": statistics.mean(r["energy_mj"] for r in rs),
-            "seconds_per_epoch_mean": statistics.mean(r["seconds_per_epoch"] for r in rs),
-        })
-    return rows
-
-
-def bits_label(bits: list) -> str:
-    labels = ["fp" if b is None else str(b) for b in bits]
-    return labels[0] if len(set(labels)) == 1 else "/".join(labels)
-
-
-def markdown(rows: list[dict], table: str, order: list[str]) -> str:
-    lines = [
-        "| type | w bits | T | acc mean | acc std (min-max) | ECE | weight mem B | total mem B | energy uJ | s/epoch |",
-        "|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    rows = sorted((r for r in rows if r["table"] == table), key=lambda r: (order.index(r["label"]), r["timesteps"]))
-    for r in rows:
-        lines.append(
-            f"| {r['label']} | {bits_label(r['weight_bits'])} | {r['timesteps']} | {r['accuracy_mean']:.3f} | "
-            f"{r['accuracy_std']:.3f} ({r['accuracy_min']:.3f}-{r['accuracy_max']:.3f}) | {r['ece_mean']:.3f} | "
-            f"{r['weight_memory_bytes']:.0f} | {r['memory_bytes']:.0f} | {r['energy_mj_mean'] * 1e3:.3f} | "
-            f"{r['seconds_per_epoch_mean']:.3f} |"
-        )
-    return "\n".join(lines)
+def done_keys(path: Path) -> set[str]:
+    if not path.exists():
+        return set()
+    keys = set()
+    for line in path.read_text().splitlines():
+        if line.strip():
+            keys.add(json.loads(line)["key"])
+    return keys
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=15)
-    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=12)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--out", default=str(HERE))
+    parser.add_argument("--out", default=str(HERE), help="folder of runs.jsonl and machine.json")
     args = parser.parse_args()
-    all_jobs = jobs(args.epochs, args.seeds)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    runs_path = out / "runs.jsonl"
+    done = done_keys(runs_path)
+    todo = [j for j in jobs(args.epochs, args.repeats) if job_key(j) not in done]
+    print(f"{len(todo)} runs to do, {len(done)} already in {runs_path}", flush=True)
     start = time.perf_counter()
-    with mp.get_context("fork").Pool(args.workers) as pool:
-        runs = []
-        for i, r in enumerate(pool.imap_unordered(run_job, all_jobs), 1):
-            runs.append(r)
-            print(f"[{i}/{len(all_jobs)}] {r['table']} {r['label']} T={r['timesteps']} seed={r['seed']} "
-                  f"acc={r['accuracy']:.3f} {r['seconds_per_epoch']:.3f} s/epoch", flush=True)
-    wall = time.perf_counter() - start
-    rows = aggregate(runs)
+    with mp.get_context("fork").Pool(args.workers) as pool, runs_path.open("a") as sink:
+        for i, r in enumerate(pool.imap_unordered(run_job, todo), 1):
+            sink.write(json.dumps(r) + "\n")
+            sink.flush()
+            print(f"[{i}/{len(todo)}] {r['dataset']} {r['net']} {r['label']} T={r['timesteps']} "
+                  f"m={r['membrane_bits']} r={r['repeat']} test={r['test_accuracy']:.3f} {r['wall_seconds']:.1f} s",
+                  flush=True)
     import torch
 
     machine = {
         "cpu_count": os.cpu_count(), "processor": platform.processor() or platform.machine(),
         "python": platform.python_version(), "torch": torch.__version__,
         "workers": args.workers, "threads_per_worker": 1,
+        "command": f"PYTHONPATH=. python benchmarks/quantizers/run.py --epochs {args.epochs} "
+                   f"--repeats {args.repeats} --workers {args.workers}",
+        "wall_seconds_this_call": time.perf_counter() - start, "runs_this_call": len(todo),
     }
-    command = f"PYTHONPATH=. python benchmarks/quantizers/run.py --epochs {args.epochs} --seeds {args.seeds} --workers {args.workers}"
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "results.json").write_text(json.dumps(
-        {"command": command, "machine": machine, "wall_seconds": wall, "target": TARGET,
-         "membrane_bits": MEMBRANE_BITS, "epochs": args.epochs, "rows": rows, "runs": runs}, indent=1))
-    main_order = [r[0] for r in MAIN_ROWS]
-    deep_order = [r[0] for r in DEEP_ROWS]
-    text = f"""# Quantizer types on 8x8 digits
-
-Command: `{command}` ({wall / 60:.1f} min wall).
-Machine: {machine['cpu_count']} CPU cores ({machine['processor']}), torch {machine['torch']}, {args.workers} worker
-processes with 1 thread each. Data: sklearn digits, stratified 60/20/20 split (seed 0), validation
-accuracy after {args.epochs} epochs (Adam lr 1e-2, batch 64), {args.seeds} seeds. Membranes {MEMBRANE_BITS}-bit where
-the type has one (mfp has none). Costs: cost_models.report.evaluate on {TARGET} with the measured
-activity (energy per inference, mean over seeds; memory = weights + membranes + per-channel
-scales). s/epoch is training time only (a distillation teacher's training is not in it).
-
-## MLP 64-128-10, T = 2 and 4
-
-{markdown(rows, "main", main_order)}
-
-## MLP 64-128-128-10, T = 4 (Q-SNN with a binary hidden layer)
-
-{markdown(rows, "deep", deep_order)}
-"""
-    (out / "results.md").write_text(text)
-    print(text)
+    (out / "machine.json").write_text(json.dumps(machine, indent=1))
     return 0
 
 

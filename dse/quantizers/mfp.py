@@ -26,9 +26,10 @@ So everything below except that claim is a PROPOSAL, faithful to the abstract
 - Parallel over time: U = M I with M[t, i] = lambda^(t-i) [i <= t] / tau, computed by ONE
   torch.einsum over the time axis, no Python loop over T (tests/test_quantizer_types.py checks
   it against a sequential loop and counts the einsum calls).
-- Memory-free: the neuron keeps no membrane register between timesteps (profile
-  has_membrane_state = False, membrane bits "not applicable"), so the cost model books no
-  membrane memory and a per-timestep accumulator instead (docs/cost-models.md).
+- Memory-free in the model: the neuron keeps no membrane register between timesteps (profile
+  has_membrane_state = False, membrane bits "not applicable"). Its exact integer form does keep
+  a wide integrator V per neuron, which the cost model books (ops.mfp_state_bits) and the Verilog
+  stores: more state than an 8-bit LIF (docs/quantizers.md, Benchmark).
 - Without a reset, a neuron whose input stays above threshold fires at every later step;
   the surrogate gradient is what teaches the layer to avoid that.
 - SequentialResetFreeNeuron computes the same integration step by step (a loop over T): the
