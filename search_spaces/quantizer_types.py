@@ -145,8 +145,14 @@ PROFILES: dict[str, QuantizerProfile] = {
         paper="Q-SNN with weight-spike dual regulation (Wei et al., ACM MM 2024, arXiv 2406.13672)",
         weight_bits=(1, 8),  # binary hidden layers; the first and the readout layer are 8-bit
         membrane_bits=(*range(2, 17), None),
-        options={"rate_layers": ("inner", "all")},
-        default_options={"rate_layers": "inner"},
+        options={"rate_layers": ("inner", "all"), "affine": ("scale", "none")},
+        default_options={"rate_layers": "inner", "affine": "scale"},
+        option_help={
+            "rate_layers": "inner: the authors' fire_rate[1:-1] with three or more LIF layers, else every LIF layer; "
+                           "all: every LIF layer",
+            "affine": "scale: learned per-channel gain on binary layers, exp(l_c) / sqrt(fan_in), folded into the "
+                      "multiplier (batch-norm stand-in); none: the authors' power-of-two scale alone",
+        },
         edge_layer_bits=8,
     ),
     "mfp": QuantizerProfile(

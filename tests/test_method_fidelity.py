@@ -31,7 +31,7 @@ from dse.hardware.verilog_template import template_refusal
 from dse.quantizers import LayerContext, get_quantizer
 from dse.quantizers import ternary as ternary_mod
 from dse.quantizers.mfp import ParallelResetFreeNeuron, SequentialResetFreeNeuron
-from dse.quantizers.qsnn import RATE_LAMBDA, QSNNLIFNode, rate_layers
+from dse.quantizers.qsnn import RATE_LAMBDA, QSNNBinaryWeight, QSNNLIFNode, rate_layers
 from dse.quantizers.sigmoid import ARG_CLAMP, T_CAP, SigmoidWeightQuantizer, annealed_temperature
 from dse.quantizers.tawq import TaWQShiftedLIFNode, TaWQWeightQuantizer
 from dse.quantizers.uniform import UniformWeightQuantizer
@@ -96,6 +96,68 @@ def test_qsnn_trains_on_the_per_timestep_cross_entropy():
     other = build_model(Candidate(family="mlp", widths=(16,), weight_bits=(2, 2), membrane_bits=(8,), timesteps=3))
     assert torch.allclose(other.quantizer_type.classification_loss(logits, y), F.cross_entropy(logits.mean(0), y))
     assert not torch.allclose(expected, F.cross_entropy(logits.mean(0), y))
+
+
+def test_qsnn_gain_is_learned_and_folds_into_the_channel_multiplier():
+    """`affine: scale` (the default): the binary layer's scale is s_c exp(l_c) / sqrt(fan_in), learned,
+    and the integer export carries it per channel so the integer run equals the model."""
+    torch.manual_seed(0)
+    model = build_model(qsnn_candidate((16, 12, 10)))  # layers 1 and 2 binary
+    q = model.weight_layers[1].quantizer
+    assert q.affine == "scale" and q.log_gain.shape == (12,)
+    with torch.no_grad():
+        q.log_gain.copy_(torch.linspace(-0.5, 0.5, 12))
+    weight = model.weight_layers[1].weight
+    codes, scale = q.codes(weight)
+    plain_codes, shift = QSNNBinaryWeight().codes(weight)  # the authors' power-of-two scale alone
+    assert torch.equal(codes, plain_codes)
+    gain = torch.exp(q.log_gain.detach()) / math.sqrt(16)
+    assert torch.allclose(scale.flatten(), shift.flatten() * gain)
+    assert torch.allclose(q(weight).detach(), codes.float() * scale)
+    model.train()
+    model(torch.rand(4, 1, 8, 8) * 4).sum().backward()
+    assert q.log_gain.grad is not None and q.log_gain.grad.abs().sum() > 0
+    functional.reset_net(model)
+    model = model.double().eval()
+    net = integer_network(model, 0.25, 32)
+    assert np.allclose(net.layers[1].scale, scale.double().flatten().numpy(), rtol=1e-6)
+    x = torch.randint(0, 17, (32, 1, 8, 8)).double() * 0.25
+    result = agreement(model, net, x)
+    assert result.predictions_equal == result.samples and result.spikes_differing == 0
+
+
+def test_qsnn_gain_keeps_a_wide_binary_layer_current_at_a_unit_scale():
+    """Why the gain exists: +-s_c weights (s_c about 1) summed over 128 active inputs give currents of many
+    thresholds; with the gain the current starts at about one."""
+    torch.manual_seed(0)
+    weight = torch.randn(64, 128)
+    spikes = (torch.rand(256, 128) < 0.4).float()
+    plain = spikes @ QSNNBinaryWeight()(weight).T
+    gained = spikes @ QSNNBinaryWeight("scale", 64)(weight).detach().T
+    assert float(plain.std()) > 5 and 0.3 < float(gained.std()) < 1.5
+
+
+def test_qsnn_checkpoint_from_before_the_gain_loads_as_it_was_trained():
+    torch.manual_seed(0)
+    old = build_model(qsnn_candidate((16, 12), affine="none"))
+    state = old.state_dict()
+    assert not any(key.endswith("log_gain") for key in state)
+    new = build_model(qsnn_candidate((16, 12)))
+    assert new.weight_layers[1].quantizer.log_gain is not None
+    new.load_state_dict(state, strict=True)
+    assert new.weight_layers[1].quantizer.affine == "none" and new.weight_layers[1].quantizer.log_gain is None
+    x = torch.rand(4, 1, 8, 8) * 4
+    assert torch.equal(old.eval()(x), new.eval()(x))
+
+
+def test_qsnn_refuses_an_unknown_affine_in_one_line(tmp_path):
+    path = tmp_path / "space.yaml"
+    path.write_text("families:\n  mlp:\n    depth: [2]\n    widths: [16]\nweight_bits: [1, 8]\nmembrane_bits: [4]\n"
+                    "timesteps: [2]\nquantizers:\n  qsnn: {affine: [shift]}\n")
+    with pytest.raises(SpaceError) as err:
+        SearchSpace.load(str(path))
+    message = str(err.value)
+    assert "\n" not in message and "'qsnn'" in message and "accepted: scale, none" in message
 
 
 # --------------------------------------------------------------------------- MFP (item 2)

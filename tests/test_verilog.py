@@ -57,16 +57,23 @@ def _assert_bit_exact(net, codes, tmp_path, cand=None):
 
 def _firing_model(cand, gains, seed=0):
     """The builder's model with hidden weights scaled by `gains` (an untrained init this small
-    rarely reaches threshold); the readout keeps its init."""
+    rarely reaches threshold); the readout keeps its init. A Q-SNN binary layer standardises its
+    weights, so its learned channel gain (`affine: scale`) takes the factor instead."""
+    import math
+
     import torch
 
+    from dse.quantizers.qsnn import QSNNBinaryWeight
     from dse.training.model import build_model
 
     torch.manual_seed(seed)
     model = build_model(cand)
     with torch.no_grad():
         for layer, gain in zip(model.weight_layers[:-1], gains):
-            layer.weight.mul_(gain)
+            if isinstance(layer.quantizer, QSNNBinaryWeight) and layer.quantizer.log_gain is not None:
+                layer.quantizer.log_gain.add_(math.log(gain))
+            else:
+                layer.weight.mul_(gain)
     return model
 
 

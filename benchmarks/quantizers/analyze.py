@@ -78,12 +78,14 @@ def summaries(runs: list[dict]) -> list[dict]:
 
 
 # Pairs beyond "each method against uniform at its bits": distillation against the same algorithm
-# without it, and the two methods whose papers claim a drop against full precision, against fp.
+# without it, Q-SNN's channel gain against the authors' scale alone, and the two methods whose papers
+# claim a drop against full precision, against fp.
 EXTRA_BASELINES: dict[str, tuple[str, ...]] = {
     "ternary twn+kd": ("ternary twn",),
     "ternary ttq+kd": ("ternary ttq",),
     "tawq": ("fp",),
-    "qsnn": ("fp",),
+    "qsnn": ("fp", "qsnn no gain"),
+    "qsnn no gain": ("fp",),
 }
 
 
@@ -212,7 +214,8 @@ and its 8/2/8 twin are not run on mlp1, whose two layers are both edges (8-bit);
 rate term, per-timestep loss).
 
 Pairs: each method against uniform at the same bits per layer, same cell, split and seed.
-Also: distillation against the same ternary algorithm without it, and tawq and qsnn against fp.
+Also: distillation against the same ternary algorithm without it, qsnn against qsnn without its channel
+gain (`affine: none`, the authors' scale alone), and tawq and both qsnn rows against fp.
 Significant = paired bootstrap CI excludes 0 and the exact McNemar p, Holm-adjusted over all
 {len(pairs)} pairs, is below {ALPHA}: {significant} of {len(pairs)} are. Memory (weights + membranes +
 scales), energy per inference and effective ACs (events meeting a nonzero weight) come from

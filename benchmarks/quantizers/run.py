@@ -51,6 +51,7 @@ ROWS: list[tuple[str, str, object, dict, tuple[str, ...]]] = [
     ("uniform 8/1/8", "uniform", ("edges", 1), {}, ("A", "M4", "T8")),
     ("uniform 8/2/8", "uniform", ("edges", 2), {}, ("A", "M4", "T8")),
     ("qsnn", "qsnn", ("edges", 1), {}, ("A", "M4", "T8")),
+    ("qsnn no gain", "qsnn", ("edges", 1), {"affine": "none"}, ("A", "M4", "T8")),
     ("tawq", "tawq", ("edges", 2), {}, ("A", "M4", "T8")),
     ("mfp 1", "mfp", 1, {}, ("A", "M4", "T8")),
     ("mfp 2", "mfp", 2, {}, ("A", "M4", "T8")),
@@ -232,15 +233,18 @@ def main() -> int:
                   flush=True)
     import torch
 
+    machine_path = out / "machine.json"
+    calls = json.loads(machine_path.read_text()).get("calls", []) if machine_path.exists() else []
+    calls.append({"wall_seconds": time.perf_counter() - start, "runs": len(todo)})  # a resumed run adds a call
     machine = {
         "cpu_count": os.cpu_count(), "processor": platform.processor() or platform.machine(),
         "python": platform.python_version(), "torch": torch.__version__,
         "workers": args.workers, "threads_per_worker": 1,
         "command": f"PYTHONPATH=. python benchmarks/quantizers/run.py --epochs {args.epochs} "
                    f"--repeats {args.repeats} --workers {args.workers}",
-        "wall_seconds_this_call": time.perf_counter() - start, "runs_this_call": len(todo),
+        "calls": calls,
     }
-    (out / "machine.json").write_text(json.dumps(machine, indent=1))
+    machine_path.write_text(json.dumps(machine, indent=1))
     return 0
 
 

@@ -47,8 +47,23 @@ Source: the authors' public code (Wenjie-Wei/Q-SNN: models/quant_function.py, mo
 models/resnet_models.py, functions.py, main_training_parallel.py); the code here is written
 independently.
 
+Normalisation (option `affine`): the authors' ResNets wrap every binary conv with a batch norm
+(models/resnet_models.py: tdLayer(QConv2d, tdBatchNorm)), which absorbs the magnitude of +-s_c. This project's nets have
+none, and s_c = 2^round(log2 mean|w_hat|) is about 1 for standardised weights, so a binary layer with
+fan-in n drives the next one with currents of order sqrt(n) thresholds. Measured (docs/quantizers.md,
+Benchmark): with two binary hidden layers (MLP 128-128-128) and no gain the net did not train at all
+(digits-dvs: chance in 15 of 15 runs).
+
 Decisions and PROPOSALS:
 - Option `rate_layers`, see above.
+- Option `affine` (the batch-norm stand-in, like `tawq`'s): `scale` (default) multiplies each binary
+  channel's scale by a learned gain g_c = exp(l_c) / sqrt(fan_in) (l_c learned from 0, so a layer
+  starts at a Kaiming-initialised layer's magnitude), like batch norm's gamma folded at inference;
+  the weight becomes g_c s_c b, still one scale per channel, so it folds into the channel's
+  multiplier at export exactly as s_c did (the power of two is no longer a pure shift, but the
+  template multiplies by M_c in any case). `none`: the authors' s_c alone. Batch statistics and
+  batch norm's shift are not modelled. A checkpoint stored before the option existed loads as
+  `none`, as it was trained.
 - The 8-bit edge quantizer scales by max|w| (a symmetric grid of +-127 levels); the authors' code
   divides by the signed maximum, which is max|w| unless the most negative weight is larger.
 - The weight's binary code of an exactly-zero standardised weight is +1 (torch.sign would give 0).
@@ -69,6 +84,7 @@ from dse.quantizers._base import LayerContext, QuantizerType
 from search_spaces.quantizer_types import get_profile
 
 RATE_TARGET = 0.5
+AFFINE_MODES = ("scale", "none")  # option `affine` (module docstring)
 ALPHA_MOMENTUM = 0.1  # running membrane scale: alpha <- (1 - m) alpha + m max|tanh u| per training step
 RATE_LAMBDA = 5e-3
 T_MIN, T_MAX = 0.1, 10.0  # the estimator's temperature t runs 10^-1 -> 10^1 over training
@@ -97,14 +113,32 @@ class TanhSign(torch.autograd.Function):
 
 
 class QSNNBinaryWeight(nn.Module):
-    """Standardised binary weights with a power-of-two per-channel scale."""
+    """Standardised binary weights with a power-of-two per-channel scale, and with `affine: scale` a
+    learned per-channel gain on top (the batch-norm stand-in; module docstring)."""
 
-    def __init__(self) -> None:
+    def __init__(self, affine: str = "none", out_channels: int | None = None) -> None:
         super().__init__()
         self.t, self.k = estimator_temperature(0, 1)
+        if affine not in AFFINE_MODES:
+            raise ValueError(f"unknown affine {affine!r}; accepted: {', '.join(AFFINE_MODES)}")
+        self.affine = affine
+        if affine == "scale":
+            if not out_channels:
+                raise ValueError(f"affine 'scale' needs the layer's output channels, got {out_channels}")
+            self.log_gain = nn.Parameter(torch.zeros(out_channels))  # l_c: g_c = exp(l_c) / sqrt(fan_in)
+        else:
+            self.log_gain = None
 
     def extra_repr(self) -> str:
-        return f"bits=1, t={self.t:.3g}, k={self.k:.3g}"
+        return f"bits=1, t={self.t:.3g}, k={self.k:.3g}, affine={self.affine}"
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs):
+        # a checkpoint written before the gain existed has no log_gain: it was trained without one, and its
+        # candidate's options (no `affine` key) now default to `scale`; load it as it was trained
+        if self.log_gain is not None and prefix + "log_gain" not in state_dict:
+            self.log_gain = None
+            self.affine = "none"
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs)
 
     def set_epoch(self, epoch: int, epochs: int) -> None:
         self.t, self.k = estimator_temperature(epoch, epochs)
@@ -122,13 +156,22 @@ class QSNNBinaryWeight(nn.Module):
         mean_abs = w_hat.detach().flatten(1).abs().mean(dim=1).clamp(min=1e-8)
         return torch.pow(2.0, torch.round(torch.log2(mean_abs))).view(-1, *([1] * (w_hat.dim() - 1)))
 
+    def scale(self, w_hat: torch.Tensor) -> torch.Tensor:
+        """Per-channel scale [out, 1, ...]: the power-of-two shift, times exp(l_c) / sqrt(fan_in) with the gain."""
+        shift = self.shift_scale(w_hat)
+        if self.log_gain is None:
+            return shift
+        gain = torch.exp(self.log_gain) / math.sqrt(w_hat[0].numel())
+        return shift * gain.view_as(shift)
+
     def codes(self, weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Codes +-1 (int32) and the per-channel scales, gain included (export, tests)."""
         w_hat = self.standardise(weight.detach())
-        return torch.where(w_hat >= 0, 1, -1).to(torch.int32), self.shift_scale(w_hat)
+        return torch.where(w_hat >= 0, 1, -1).to(torch.int32), self.scale(w_hat).detach()
 
     def forward(self, weight: torch.Tensor) -> torch.Tensor:
         w_hat = self.standardise(weight)
-        return TanhSign.apply(w_hat, self.k, self.t) * self.shift_scale(w_hat)
+        return TanhSign.apply(w_hat, self.k, self.t) * self.scale(w_hat)
 
 
 class QSNNEdgeWeight(nn.Module):
@@ -263,7 +306,7 @@ class QSNNQuantizer(QuantizerType):
         if bits is None:
             return nn.Identity()
         if bits == 1:
-            return QSNNBinaryWeight()
+            return QSNNBinaryWeight(self.profile.check_options(ctx.options)["affine"], ctx.out_channels)
         if bits == 8:
             return QSNNEdgeWeight()
         raise ValueError(f"quantizer 'qsnn' cannot take weight bits {bits}; accepted: 1 (hidden layers), 8 (first and last)")
