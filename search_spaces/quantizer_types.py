@@ -167,12 +167,14 @@ PROFILES: dict[str, QuantizerProfile] = {
         paper="Ternary quantization of SNNs (Wu et al., Front. Comput. Sci. 21(2):2102326)",
         weight_bits=(2,),
         membrane_bits=(*range(2, 17), None),
-        options={"algorithm": ("twn", "ttq"), "distill": (False, True)},
-        default_options={"algorithm": "twn", "distill": False},
+        options={"algorithm": ("twn", "ttq"), "distill": (False, True), "scales": ("direct", "log")},
+        default_options={"algorithm": "twn", "distill": False, "scales": "direct"},
         option_help={
             "algorithm": "twn: Ternary Weight Networks (Li et al. 2016), ttq: Trained Ternary Quantization (Zhu et al. "
                          "2017); the paper's abstract names neither of its two algorithms, so both are proposals",
             "distill": "true: ternarization-aware distillation (the paper's keyword) from a full-precision teacher",
+            "scales": "ttq's two scales learned as themselves (direct: as TTQ's paper; can turn negative and silence "
+                      "a layer) or as logarithms (log: always positive, slower to grow)",
         },
     ),
     "sigmoid": QuantizerProfile(

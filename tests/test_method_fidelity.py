@@ -98,17 +98,24 @@ def test_qsnn_trains_on_the_per_timestep_cross_entropy():
     assert not torch.allclose(expected, F.cross_entropy(logits.mean(0), y))
 
 
+def _spread_hidden_gain(model, channels: int = 12):
+    """Layer 1's quantizer (default `affine: scale`) with its learned gain spread over exp(+-0.5), and that
+    layer's weight, codes and scales (the gain tests of Q-SNN and TaWQ)."""
+    q = model.weight_layers[1].quantizer
+    assert q.affine == "scale" and q.log_gain.shape == (channels,)
+    with torch.no_grad():
+        q.log_gain.copy_(torch.linspace(-0.5, 0.5, channels))
+    weight = model.weight_layers[1].weight
+    codes, scale = q.codes(weight)
+    return q, weight, codes, scale
+
+
 def test_qsnn_gain_is_learned_and_folds_into_the_channel_multiplier():
     """`affine: scale` (the default): the binary layer's scale is s_c exp(l_c) / sqrt(fan_in), learned,
     and the integer export carries it per channel so the integer run equals the model."""
     torch.manual_seed(0)
     model = build_model(qsnn_candidate((16, 12, 10)))  # layers 1 and 2 binary
-    q = model.weight_layers[1].quantizer
-    assert q.affine == "scale" and q.log_gain.shape == (12,)
-    with torch.no_grad():
-        q.log_gain.copy_(torch.linspace(-0.5, 0.5, 12))
-    weight = model.weight_layers[1].weight
-    codes, scale = q.codes(weight)
+    q, weight, codes, scale = _spread_hidden_gain(model)
     plain_codes, shift = QSNNBinaryWeight().codes(weight)  # the authors' power-of-two scale alone
     assert torch.equal(codes, plain_codes)
     gain = torch.exp(q.log_gain.detach()) / math.sqrt(16)
@@ -261,12 +268,7 @@ def test_tawq_refuses_bad_options_in_one_line(tmp_path, options, fragment):
 def test_tawq_affine_gain_is_learned_and_folds_into_the_multiplier():
     torch.manual_seed(0)
     model = build_model(tawq_candidate((16, 12)))  # default affine: scale
-    q = model.weight_layers[1].quantizer
-    assert q.affine == "scale" and q.log_gain.shape == (12,)
-    with torch.no_grad():
-        q.log_gain.copy_(torch.linspace(-0.5, 0.5, 12))
-    weight = model.weight_layers[1].weight
-    codes, scale = q.codes(weight)
+    q, weight, codes, scale = _spread_hidden_gain(model)
     plain = TaWQWeightQuantizer(3, "paper", "none")
     codes_plain, scale_plain = plain.codes(weight)
     gain = torch.exp(q.log_gain.detach()) / math.sqrt(16)  # g_0 = 1 / sqrt(fan_in) with the paper's scale

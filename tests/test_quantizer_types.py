@@ -24,7 +24,7 @@ from dse.quantizers.mfp import ParallelResetFreeNeuron, decay_matrix
 from dse.quantizers.qsnn import QSNNBinaryWeight, QSNNEdgeWeight, QSNNLIFNode, estimator_temperature
 from dse.quantizers.sigmoid import SigmoidWeightQuantizer, sigmoid_levels
 from dse.quantizers.tawq import TaWQWeightQuantizer, standardise, weight_neuron_spikes
-from dse.quantizers.ternary import TTQWeightQuantizer, TWNWeightQuantizer
+from dse.quantizers.ternary import TTQ_DELTA, TTQWeightQuantizer, TWNWeightQuantizer
 from dse.training.train import Fidelity, expected_calibration_error, train_candidate
 from search_spaces.candidate import Candidate
 from search_spaces.quantizer_types import PROFILES, get_profile
@@ -335,11 +335,9 @@ def test_twn_clipped_ste():
 def test_ttq_learned_scales_and_gradients():
     torch.manual_seed(0)
     w = (torch.randn(8, 50) * 0.1).requires_grad_(True)
-    q = TTQWeightQuantizer()
+    q = TTQWeightQuantizer("log")
     out = q(w)
-    with torch.no_grad():
-        q.w_p.fill_(0.3)
-        q.w_n.fill_(0.1)
+    q.set_scales(0.3, 0.1)
     out = q(w)
     delta = 0.05 * w.detach().abs().max()
     assert torch.allclose(torch.unique(out.detach()), torch.tensor([-0.1, 0.0, 0.3]))
@@ -347,10 +345,55 @@ def test_ttq_learned_scales_and_gradients():
     g = torch.randn_like(out)
     (out * g).sum().backward()
     pos, neg = w.detach() > delta, w.detach() < -delta
-    assert torch.allclose(q.w_p.grad, g[pos].sum())
-    assert torch.allclose(q.w_n.grad, -g[neg].sum())
     factor = torch.where(pos, 0.3, torch.where(neg, 0.1, 1.0))
     assert torch.allclose(w.grad, g * factor)
+    # the scales are learned as logarithms: d/dl_p = W_p x (the summed gradient of the positive part)
+    assert torch.allclose(q.scale_p.grad, 0.3 * g[pos].sum())
+    assert torch.allclose(q.scale_n.grad, -0.1 * g[neg].sum())
+    direct = TTQWeightQuantizer("direct")  # as TTQ's paper: the summed gradients themselves
+    direct.set_scales(0.3, 0.1)
+    w.grad = None
+    (direct(w) * g).sum().backward()
+    assert torch.allclose(direct.scale_p.grad, g[pos].sum()) and torch.allclose(direct.scale_n.grad, -g[neg].sum())
+    assert torch.allclose(w.grad, g * factor)
+
+
+def test_ttq_scales_stay_positive_under_a_push_that_would_flip_a_direct_scale():
+    """`scales: direct` (TTQ's paper): a scale of 0.02 stepped by Adam at lr 1e-2 against a steady gradient
+    crosses zero in a few steps, and then every positive weight is negative; `log` only shrinks it."""
+    w = torch.randn(16, 800) * 0.03
+    pos = w > TTQ_DELTA * w.abs().max()
+    final = {}
+    for mode in ("log", "direct"):
+        q = TTQWeightQuantizer(mode)
+        q.set_scales(0.02, 0.02)
+        optimizer = torch.optim.Adam(q.parameters(), lr=1e-2)
+        for _ in range(20):
+            optimizer.zero_grad()
+            (q(w)[pos]).sum().backward()  # d loss / d W_p > 0 at every step: pushes W_p down
+            optimizer.step()
+        final[mode] = (float(q.w_p.detach()), float(q.w_n.detach()))
+    assert 0 < final["log"][0] < 0.02 and final["log"][1] == pytest.approx(0.02)
+    assert final["direct"][0] < 0
+
+
+def test_ttq_checkpoint_with_direct_scales_loads_exactly_signs_included():
+    torch.manual_seed(0)
+    w = torch.randn(6, 20)
+    for mode in ("log", "direct"):
+        for w_p, w_n in ((0.3, 0.1), (-0.2, -0.4)):
+            old_state = {"w_p": torch.tensor(w_p), "w_n": torch.tensor(w_n), "initialised": torch.tensor(True)}
+            q = TTQWeightQuantizer(mode)
+            q.load_state_dict(old_state, strict=True)
+            assert float(q.w_p.detach()) == pytest.approx(w_p) and float(q.w_n.detach()) == pytest.approx(w_n)
+            pos, neg = TTQWeightQuantizer.masks(w)
+            assert torch.allclose(q(w).detach(), w_p * pos - w_n * neg)
+
+
+def test_ternary_refuses_unknown_scales_in_one_line():
+    with pytest.raises(ValueError, match=r"option 'scales' cannot be 'linear'; accepted: direct, log") as err:
+        get_profile("ternary").check_options({"algorithm": "ttq", "scales": "linear"})
+    assert "\n" not in str(err.value)
 
 
 def test_distillation_changes_the_loss_only_when_enabled():

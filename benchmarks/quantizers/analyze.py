@@ -78,11 +78,13 @@ def summaries(runs: list[dict]) -> list[dict]:
 
 
 # Pairs beyond "each method against uniform at its bits": distillation against the same algorithm
-# without it, Q-SNN's channel gain against the authors' scale alone, and the two methods whose papers
-# claim a drop against full precision, against fp.
+# without it, TTQ's log scales against direct ones, Q-SNN's channel gain against the authors' scale
+# alone, and the two methods whose papers claim a drop against full precision, against fp.
 EXTRA_BASELINES: dict[str, tuple[str, ...]] = {
+    "ternary ttq log": ("ternary ttq",),
     "ternary twn+kd": ("ternary twn",),
     "ternary ttq+kd": ("ternary ttq",),
+    "ternary ttq+kd log": ("ternary ttq log", "ternary ttq+kd"),
     "tawq": ("fp",),
     "qsnn": ("fp", "qsnn no gain"),
     "qsnn no gain": ("fp",),
@@ -214,7 +216,8 @@ and its 8/2/8 twin are not run on mlp1, whose two layers are both edges (8-bit);
 rate term, per-timestep loss).
 
 Pairs: each method against uniform at the same bits per layer, same cell, split and seed.
-Also: distillation against the same ternary algorithm without it, qsnn against qsnn without its channel
+Also: distillation against the same ternary algorithm without it, TTQ's log scales (`scales: log`) against
+TTQ's own direct ones, qsnn against qsnn without its channel
 gain (`affine: none`, the authors' scale alone), and tawq and both qsnn rows against fp.
 Significant = paired bootstrap CI excludes 0 and the exact McNemar p, Holm-adjusted over all
 {len(pairs)} pairs, is below {ALPHA}: {significant} of {len(pairs)} are. Memory (weights + membranes +
