@@ -4,6 +4,7 @@ against the integer reference simulation, plus event input, conv nets, npz round
 
 from __future__ import annotations
 
+import dataclasses
 from fractions import Fraction
 
 import numpy as np
@@ -314,6 +315,22 @@ def test_ttq_uses_two_multipliers(digits):
     assert np.all(layer.scale == w_p) and np.all(layer.scale_neg == w_n)
     assert w_p != w_n  # training moved the two scales apart: one multiplier could not do it
     assert int(layer.multiplier[0]) == round(Fraction(w_p) * Fraction(DIGITS_STEP) / Fraction(layer.membrane_step) * 2**32)
+
+
+def test_ttq_with_log_scales_exports_exactly(digits, batch):
+    """`scales: log` changes how the two scales are learned, not the integer form: a trained net's M and Mn
+    are its exp(l_p), exp(l_n), and the integer run equals the model."""
+    candidate = dataclasses.replace(MLP["ternary-ttq"], quantizer_options={**TTQ, "scales": "log"})
+    model = train_candidate(candidate, digits, Fidelity(epochs=1), seed=0, device=torch.device("cpu")).model
+    model = model.double().eval()
+    q = model.weight_layers[0].quantizer
+    assert q.scales == "log" and float(q.sign_p) == 1.0 and float(q.sign_n) == 1.0
+    net = integer_network(model, DIGITS_STEP, 32)
+    layer = net.layers[0]
+    assert layer.weight_form == SIGN_SCALES
+    assert np.all(layer.scale == float(torch.exp(q.scale_p.detach()))) and np.all(layer.scale_neg == float(torch.exp(q.scale_n.detach())))
+    result = agreement(model, net, batch)
+    assert result.spikes_differing == 0 and result.predictions_equal == result.samples
 
 
 def test_ttq_with_both_scales_negative_flips_codes_and_stays_exact(batch):
