@@ -38,6 +38,34 @@ class LayerContext:
         return self.index == self.n_weight_layers - 1
 
 
+class ChannelGainWeight(nn.Module):
+    """Base of weight quantizers with an optional learned per-output-channel gain g_c = exp(l_c) g_0:
+    `tawq`'s and `qsnn`'s option `affine`, the stand-in for batch norm's gamma, which export folds into
+    the channel's multiplier. With affine "none" there is no parameter. A checkpoint stored before the
+    gain existed has no `log_gain`: it loads without one (affine "none"), as it was trained, although
+    its candidate's options (no `affine` key) now default to a gain."""
+
+    def __init__(self, affine: str, out_channels: int | None) -> None:
+        super().__init__()
+        self.affine = affine
+        if affine == "none":
+            self.log_gain = None
+        elif out_channels is None or out_channels < 1:
+            raise ValueError(f"affine {affine!r} needs the layer's output channels, got {out_channels}")
+        else:
+            self.log_gain = nn.Parameter(torch.zeros(out_channels))  # l_c, learned from 0
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs):
+        if self.log_gain is not None and prefix + "log_gain" not in state_dict:
+            self.log_gain = None
+            self.affine = "none"
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs)
+
+    def learned_gain(self) -> torch.Tensor | None:
+        """exp(l_c) per output channel [out] (the subclass applies its base); None without a gain."""
+        return None if self.log_gain is None else torch.exp(self.log_gain)
+
+
 class QuantizerType(ABC):
     """Base class of the quantizer types; subclasses register themselves by `name`."""
 

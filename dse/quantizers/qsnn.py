@@ -80,7 +80,7 @@ import torch.nn.functional as F
 from spikingjelly.activation_based import base, neuron
 from torch import nn
 
-from dse.quantizers._base import LayerContext, QuantizerType
+from dse.quantizers._base import ChannelGainWeight, LayerContext, QuantizerType
 from search_spaces.quantizer_types import get_profile
 
 RATE_TARGET = 0.5
@@ -112,33 +112,18 @@ class TanhSign(torch.autograd.Function):
         return grad_output * ctx.k * ctx.t * (1.0 - torch.tanh(ctx.t * x) ** 2), None, None
 
 
-class QSNNBinaryWeight(nn.Module):
+class QSNNBinaryWeight(ChannelGainWeight):
     """Standardised binary weights with a power-of-two per-channel scale, and with `affine: scale` a
     learned per-channel gain on top (the batch-norm stand-in; module docstring)."""
 
     def __init__(self, affine: str = "none", out_channels: int | None = None) -> None:
-        super().__init__()
-        self.t, self.k = estimator_temperature(0, 1)
         if affine not in AFFINE_MODES:
             raise ValueError(f"unknown affine {affine!r}; accepted: {', '.join(AFFINE_MODES)}")
-        self.affine = affine
-        if affine == "scale":
-            if not out_channels:
-                raise ValueError(f"affine 'scale' needs the layer's output channels, got {out_channels}")
-            self.log_gain = nn.Parameter(torch.zeros(out_channels))  # l_c: g_c = exp(l_c) / sqrt(fan_in)
-        else:
-            self.log_gain = None
+        super().__init__(affine, out_channels)  # with `scale`: g_c = exp(l_c) / sqrt(fan_in)
+        self.t, self.k = estimator_temperature(0, 1)
 
     def extra_repr(self) -> str:
         return f"bits=1, t={self.t:.3g}, k={self.k:.3g}, affine={self.affine}"
-
-    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs):
-        # a checkpoint written before the gain existed has no log_gain: it was trained without one, and its
-        # candidate's options (no `affine` key) now default to `scale`; load it as it was trained
-        if self.log_gain is not None and prefix + "log_gain" not in state_dict:
-            self.log_gain = None
-            self.affine = "none"
-        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs)
 
     def set_epoch(self, epoch: int, epochs: int) -> None:
         self.t, self.k = estimator_temperature(epoch, epochs)
@@ -159,10 +144,8 @@ class QSNNBinaryWeight(nn.Module):
     def scale(self, w_hat: torch.Tensor) -> torch.Tensor:
         """Per-channel scale [out, 1, ...]: the power-of-two shift, times exp(l_c) / sqrt(fan_in) with the gain."""
         shift = self.shift_scale(w_hat)
-        if self.log_gain is None:
-            return shift
-        gain = torch.exp(self.log_gain) / math.sqrt(w_hat[0].numel())
-        return shift * gain.view_as(shift)
+        gain = self.learned_gain()
+        return shift if gain is None else shift * (gain / math.sqrt(w_hat[0].numel())).view_as(shift)
 
     def codes(self, weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Codes +-1 (int32) and the per-channel scales, gain included (export, tests)."""

@@ -65,7 +65,7 @@ import torch
 from torch import nn
 
 from dse.training.neurons import FixedPointLIFNode
-from dse.quantizers._base import LayerContext, QuantizerType
+from dse.quantizers._base import ChannelGainWeight, LayerContext, QuantizerType
 from dse.quantizers.uniform import UniformWeightQuantizer
 
 WEIGHT_NEURON_TAU = 2.0
@@ -118,46 +118,31 @@ def weight_neuron_spikes(
     return torch.stack(spikes)
 
 
-class TaWQWeightQuantizer(nn.Module):
+class TaWQWeightQuantizer(ChannelGainWeight):
     """Latent weight [out, ...] -> per-timestep ternary weights [T, out, ...] with per-(t, channel) scale,
     times the learned per-channel gain of `affine` (scale, scale_shift)."""
 
     def __init__(self, timesteps: int, scale: str = "paper", affine: str = "none", out_channels: int | None = None) -> None:
-        super().__init__()
         if timesteps < 1:
             raise ValueError(f"timesteps must be >= 1, got {timesteps}")
         if scale not in SCALE_MODES:
             raise ValueError(f"unknown scale {scale!r}; accepted: {', '.join(SCALE_MODES)}")
         if affine not in AFFINE_MODES:
             raise ValueError(f"unknown affine {affine!r}; accepted: {', '.join(AFFINE_MODES)}")
+        super().__init__(affine, out_channels)  # the gain g_c = exp(l_c) g_0 of `affine` scale and scale_shift
         self.timesteps = timesteps
         self.scale_mode = scale
-        self.affine = affine
-        if affine != "none":
-            if out_channels is None or out_channels < 1:
-                raise ValueError(f"affine {affine!r} needs the layer's output channels, got {out_channels}")
-            self.log_gain = nn.Parameter(torch.zeros(out_channels))  # l_c: g_c = exp(l_c) g_0
-        else:
-            self.log_gain = None
 
     def extra_repr(self) -> str:
         return (f"timesteps={self.timesteps}, tau={WEIGHT_NEURON_TAU}, threshold={WEIGHT_NEURON_THRESHOLD}, "
                 f"scale={self.scale_mode}, affine={self.affine}")
 
-    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs):
-        # a checkpoint written before the affine existed (issue 15) has no log_gain: it was trained without a gain,
-        # and its candidate's options (no `affine` key) now default to `scale`; load it as it was trained
-        if self.log_gain is not None and prefix + "log_gain" not in state_dict:
-            self.log_gain = None
-            self.affine = "none"
-        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs)
-
     def gain(self, weight: torch.Tensor) -> torch.Tensor | None:
         """The per-channel gain g_c = exp(l_c) g_0 [out] (None without affine); g_0 = 1 / sqrt(fan_in) for `paper`."""
-        if self.log_gain is None:
+        gain = self.learned_gain()
+        if gain is None:
             return None
-        base = 1.0 / math.sqrt(weight[0].numel()) if self.scale_mode == "paper" else 1.0
-        return torch.exp(self.log_gain) * base
+        return gain * (1.0 / math.sqrt(weight[0].numel()) if self.scale_mode == "paper" else 1.0)
 
     def codes(self, weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Ternary codes [T, out, ...] (int32) and the scales [T, out, 1, ...], gain included (export, tests)."""
