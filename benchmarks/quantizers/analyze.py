@@ -41,9 +41,10 @@ def outcomes(runs: list[dict]) -> np.ndarray:
     return np.array([[c == "1" for c in r["test_correct"]] for r in runs], dtype=np.float64)
 
 
-def in_cell(run: dict, T: int, m: int) -> bool:
-    """A run belongs to cell (T, m) when its T matches and its membrane is m, or it keeps none (mfp, fp)."""
-    return run["timesteps"] == T and run["membrane_bits"] in (m, None)
+def runs_of(runs: list[dict], dataset: str, net: str, label: str, T: int, m: int) -> list[dict]:
+    """One row's runs in cell (T, m): its T, and membrane m or none kept (mfp, fp)."""
+    return [r for r in runs if r["dataset"] == dataset and r["net"] == net and r["label"] == label
+            and r["timesteps"] == T and r["membrane_bits"] in (m, None)]
 
 
 def summaries(runs: list[dict]) -> list[dict]:
@@ -55,8 +56,7 @@ def summaries(runs: list[dict]) -> list[dict]:
                 for label, quantizer, _, _, cells in ROWS:
                     if cell not in cells:
                         continue
-                    group = [r for r in runs if r["dataset"] == dataset and r["net"] == net and r["label"] == label
-                             and in_cell(r, T, m)]
+                    group = runs_of(runs, dataset, net, label, T, m)
                     if not group:
                         continue
                     acc = outcomes(group)
@@ -114,12 +114,7 @@ def comparisons(runs: list[dict], rows: list[dict]) -> list[dict]:
 def _pair(runs: list[dict], row: dict, twin: dict) -> dict:
     """One paired comparison on the repeats both rows have: difference, bootstrap CI, McNemar, costs."""
     T, m = row["timesteps"], row["membrane_bits"]
-
-    def group(label: str) -> list[dict]:
-        return [r for r in runs if r["dataset"] == row["dataset"] and r["net"] == row["net"]
-                and r["label"] == label and in_cell(r, T, m)]
-
-    a_runs, b_runs = group(row["label"]), group(twin["label"])
+    a_runs, b_runs = (runs_of(runs, row["dataset"], row["net"], label, T, m) for label in (row["label"], twin["label"]))
     shared = sorted({r["repeat"] for r in a_runs} & {r["repeat"] for r in b_runs})
     a = outcomes([r for r in a_runs if r["repeat"] in shared])
     b = outcomes([r for r in b_runs if r["repeat"] in shared])

@@ -75,7 +75,7 @@ def layer_bits(bits: object, n_weight_layers: int) -> tuple[int | None, ...]:
     return (bits,) * n_weight_layers
 
 
-def applies(label: str, quantizer: str, bits: object, net: str) -> bool:
+def applies(bits: object, net: str) -> bool:
     """Rows that mean something on this net: TaWQ (and its twin) need a hidden weight layer, which a
     1-hidden MLP lacks (both its layers are edges, so TaWQ would be 8-bit uniform there); Q-SNN on
     it keeps 8/8 weights and its quantized membrane and rate term, so it and its 8/8 twin stay."""
@@ -89,17 +89,9 @@ def candidate_for(job: dict):
 
     family, widths, pooling = NETS[job["net"]]
     shape, kind = INPUT[job["dataset"]]
-    n = len(widths) + 1
-    weight_bits = tuple(job["weight_bits"])
-    if job["quantizer"] == "mfp":
-        membrane: tuple = (None,) * len(widths)
-    elif job["label"] == "fp":
-        membrane = (None,) * len(widths)
-    else:
-        membrane = (job["membrane_bits"],) * len(widths)
-    assert len(weight_bits) == n
-    return Candidate(
-        family=family, widths=widths, weight_bits=weight_bits, membrane_bits=membrane,
+    return Candidate(  # jobs() gives mfp and fp membrane_bits None
+        family=family, widths=widths, weight_bits=tuple(job["weight_bits"]),
+        membrane_bits=(job["membrane_bits"],) * len(widths),
         timesteps=job["timesteps"], quantizer=job["quantizer"], quantizer_options=job["options"],
         pooling=pooling, input_shape=shape, input_kind=kind,
     )
@@ -113,7 +105,7 @@ def jobs(epochs: int, repeats: int) -> list[dict]:
         for net, (_, widths, _) in NETS.items():
             n = len(widths) + 1
             for label, quantizer, bits, options, cells in ROWS:
-                if not applies(label, quantizer, bits, net):
+                if not applies(bits, net):
                     continue
                 for cell in cells:
                     T, m = CELLS[cell]

@@ -166,7 +166,7 @@ class TTQWeightQuantizer(nn.Module):
         return torch.log(value.abs().clamp(min=1e-30)), torch.where(value < 0, -1.0, 1.0).to(value.dtype)
 
     def set_scales(self, w_p: float, w_n: float) -> None:
-        """Set the two scales (tests; a nonzero value each in log mode, its sign kept in the buffer)."""
+        """Set the two scales (the first forward's TWN alpha, tests; nonzero in log mode, the sign in the buffer)."""
         with torch.no_grad():
             for name, value in (("p", w_p), ("n", w_n)):
                 stored, sign = self._stored(value)
